@@ -1,0 +1,1 @@
+"""The routing-script language: an OpenSIPS 2.4 subset. Pure: grammar → AST → compiled closures."""
