@@ -1,0 +1,141 @@
+"""The ``labpbx`` command line.
+
+    labpbx [--data DIR] avp add|list|rm …        provisioning, like opensipsctl avp
+    labpbx [--data DIR] proxy --listen … --media … --fr-timeout … --fr-inv-timeout … [--script F]
+    labpbx check-script FILE                      load a routing script and report errors
+
+Errors are one clear line on stderr and exit code 1 (2 for usage errors, as argparse does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from labpbx import __version__
+from labpbx.errors import ConfigError, LabPbxError, ScriptError
+from labpbx.paths import db_path, default_data_dir
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    from labpbx.proxy.config import parse_hostport
+
+    try:
+        return parse_hostport(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from labpbx.cli import avp
+
+    parser = argparse.ArgumentParser(
+        prog="labpbx", description="LabPBX: a SIP call-forwarding lab on loopback.")
+    parser.add_argument("--version", action="version", version=f"labpbx {__version__}")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="lab data directory (default: the per-user data directory)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    avp.register(sub)
+
+    proxy = sub.add_parser("proxy", help="run the SIP proxy in the foreground",
+                           description="Run the lab's stateful SIP proxy with a routing script.")
+    proxy.add_argument("--listen", type=_hostport, default=("127.0.0.1", 5060),
+                       help="UDP address to listen on (default 127.0.0.1:5060)")
+    proxy.add_argument("--media", type=_hostport, default=None,
+                       help="the media server (voicemail) host:port; sets MEDIA_SERVER in the script")
+    proxy.add_argument("--fr-timeout", type=_seconds, default=None,
+                       help="seconds to wait for a first reply (tm fr_timeout)")
+    proxy.add_argument("--fr-inv-timeout", type=_seconds, default=None,
+                       help="seconds an INVITE may ring before it counts as not answered "
+                            "(tm fr_inv_timeout)")
+    proxy.add_argument("--script", type=Path, default=None,
+                       help="routing script (default: the lab's default script)")
+    proxy.add_argument("--define", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a #!define of the script (repeatable)")
+    proxy.add_argument("--events", default=None, metavar="FILE",
+                       help="also write the structured event stream as JSON lines to FILE "
+                            "('-' = stdout; human-readable lines then go to stderr)")
+    proxy.add_argument("--trace-sip", action="store_true",
+                       help="include every SIP message in the event stream")
+    proxy.add_argument("--allow-non-loopback", action="store_true",
+                       help="allow sending SIP to addresses outside 127.0.0.0/8 (off by default)")
+
+    check = sub.add_parser("check-script", help="load a routing script and report errors")
+    check.add_argument("file", type=Path)
+    return parser
+
+
+def _run_proxy(args: argparse.Namespace, data_dir: Path) -> int:
+    from labpbx.proxy.service import ProxyOptions, run_proxy
+
+    defines: dict[str, str] = {}
+    for item in args.define:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--define needs NAME=VALUE, got {item!r}")
+        defines[name] = value
+    options = ProxyOptions(
+        listen=args.listen, media=args.media, fr_timeout=args.fr_timeout,
+        fr_inv_timeout=args.fr_inv_timeout, script_path=args.script,
+        db_path=db_path(data_dir), defines=defines, trace_sip=args.trace_sip,
+        allow_non_loopback=args.allow_non_loopback)
+    return run_proxy(options, events_path=args.events)
+
+
+def _check_script(args: argparse.Namespace) -> int:
+    from labpbx.script.loader import load_script
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    script = load_script(text, str(args.file))
+    routes = sum(len(v) for v in script.routes.values())
+    print(f"{args.file}: OK ({routes} route blocks, modules: {', '.join(script.modules) or '-'})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    data_dir: Path = args.data if args.data is not None else default_data_dir()
+    try:
+        if args.command == "avp":
+            from labpbx.cli import avp
+            from labpbx.store.db import LabStore
+
+            data_dir.mkdir(parents=True, exist_ok=True)
+            return avp.run(args, LabStore(db_path(data_dir)))
+        if args.command == "proxy":
+            data_dir.mkdir(parents=True, exist_ok=True)
+            return _run_proxy(args, data_dir)
+        if args.command == "check-script":
+            return _check_script(args)
+    except ScriptError as exc:
+        print(f"labpbx: {exc}", file=sys.stderr)
+        if exc.context:
+            print(exc.context, file=sys.stderr)
+        return 1
+    except LabPbxError as exc:
+        print(f"labpbx: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

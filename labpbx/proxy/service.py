@@ -1,0 +1,197 @@
+"""Run the proxy: load the script, open the store, bind UDP, print xlog lines, stop on a signal.
+
+This is the only proxy module that does I/O. ``ProxyService`` can be used from a test (start/stop in
+an event loop) or through ``labpbx proxy`` (``run_proxy``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO
+
+from labpbx.errors import LabPbxError, StoreError
+from labpbx.events import Event, ProblemEvent, XlogEvent
+from labpbx.paths import asset_path
+from labpbx.proxy.config import ProxyConfig
+from labpbx.proxy.engine import Proxy
+from labpbx.proxy.registrar import Binding
+from labpbx.script.loader import Script, load_script
+from labpbx.store.db import LabStore
+from labpbx.store.records import LocationRow
+from labpbx.transport.udp import UdpEndpoint, open_udp
+
+DEFAULT_SCRIPT = "scripts/default.cfg"
+
+
+@dataclass
+class ProxyOptions:
+    listen: tuple[str, int] = ("127.0.0.1", 5060)
+    media: tuple[str, int] | None = None
+    fr_timeout: float | None = None
+    fr_inv_timeout: float | None = None
+    script_path: Path | None = None
+    db_path: Path | None = None
+    defines: dict[str, str] = field(default_factory=dict)
+    trace_sip: bool = False
+    allow_non_loopback: bool = False
+
+
+def load_proxy_script(options: ProxyOptions) -> tuple[Script, Path]:
+    path = options.script_path or asset_path(DEFAULT_SCRIPT)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LabPbxError(f"cannot read script {path}: {exc.strerror or exc}") from exc
+    defines = dict(options.defines)
+    if options.media is not None:
+        defines["MEDIA_SERVER"] = f'"sip:{options.media[0]}:{options.media[1]}"'
+    return load_script(text, str(path), defines=defines), path
+
+
+def build_config(options: ProxyOptions, script: Script) -> ProxyConfig:
+    config = ProxyConfig(listen=options.listen, allow_non_loopback=options.allow_non_loopback)
+    config = config.with_modparams(script.modparams)
+    log_level = script.globals.get("log_level")
+    if isinstance(log_level, int):
+        config = replace(config, log_level=log_level)
+    if options.fr_timeout is not None:
+        config = replace(config, fr_timeout=options.fr_timeout)
+    if options.fr_inv_timeout is not None:
+        config = replace(config, fr_inv_timeout=options.fr_inv_timeout)
+    return config
+
+
+class ProxyService:
+    """The proxy engine bound to a UDP socket in the running asyncio loop."""
+
+    def __init__(self, options: ProxyOptions, sink: Callable[[Event], None] | None) -> None:
+        self.options = options
+        self.sink = sink
+        self.script, self.script_path = load_proxy_script(options)
+        self.config = build_config(options, self.script)
+        self.store = LabStore(options.db_path) if options.db_path is not None else None
+        if self.store is not None:
+            self.store.check()
+        self.engine = Proxy(self.config, self.script, preferences=self.store, sink=sink,
+                            trace_sip=options.trace_sip,
+                            location_listener=self._persist_location if self.store else None)
+        self._transport: asyncio.DatagramTransport | None = None
+        self.endpoint: UdpEndpoint | None = None
+
+    async def start(self) -> None:
+        if self.store is not None:
+            with contextlib.suppress(StoreError):
+                self.store.location_clear()  # bindings of an earlier run are stale (usrloc db_mode 0)
+        self._transport, self.endpoint = await open_udp(self.engine, self.config.listen)
+
+    def stop(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    def reload_script(self) -> str:
+        """Load the script file again; on error keep the running script and say why."""
+        try:
+            script, _ = load_proxy_script(self.options)
+        except LabPbxError as exc:
+            return f"script not reloaded, the running one stays: {exc}"
+        self.script = script
+        self.engine.script = script
+        return f"script reloaded from {self.script_path}"
+
+    def _persist_location(self, aor: str, bindings: list[Binding]) -> None:
+        assert self.store is not None
+        offset = time.time() - asyncio.get_running_loop().time()
+        username, _, domain = aor.partition("@")
+        domain = domain or self.config.listen[0]
+        rows = [LocationRow(username=username, domain=domain, contact=b.contact,
+                            received=f"sip:{b.received[0]}:{b.received[1]}",
+                            expires_at=b.expires_at + offset, q=b.q, callid=b.call_id,
+                            cseq=b.cseq, user_agent=b.user_agent,
+                            socket=f"udp:{self.config.listen[0]}:{self.config.listen[1]}")
+                for b in bindings]
+        try:
+            self.store.location_save(username, domain, rows)
+        except (StoreError, ValueError) as exc:
+            self.engine.problem("warning", f"location not saved to the lab database: {exc}")
+
+
+class ConsolePrinter:
+    """Prints xlog lines as OpenSIPS 2.x does on stderr (``Mon dd hh:mm:ss [pid] text``) and,
+    optionally, every event as a JSON line.
+
+    OpenSIPS' xlog adds no newline (SEMANTICS.md §0.6): a script text without one would run into
+    the next line, so the console ends such a line itself; the JSON event keeps the exact text."""
+
+    def __init__(self, out: IO[str], events_out: IO[str] | None, pid: int | None = None) -> None:
+        self.out = out
+        self.events_out = events_out
+        self.pid = pid or os.getpid()
+
+    def __call__(self, event: Event) -> None:
+        if self.events_out is not None:
+            self.events_out.write(event.to_json() + "\n")
+            self.events_out.flush()
+        if isinstance(event, XlogEvent):
+            stamp = time.strftime("%b %d %H:%M:%S", time.localtime(event.time))
+            text = event.text if event.text.endswith("\n") else event.text + "\n"
+            self.out.write(f"{stamp} [{self.pid}] {text}")
+            self.out.flush()
+        elif isinstance(event, ProblemEvent):
+            stamp = time.strftime("%b %d %H:%M:%S", time.localtime(event.time))
+            tag = "ERROR" if event.severity == "error" else "WARNING"
+            self.out.write(f"{stamp} [{self.pid}] {tag}:labpbx: {event.message}\n")
+            self.out.flush()
+
+
+async def serve(options: ProxyOptions, printer: ConsolePrinter,
+                ready: Callable[[ProxyService], None] | None = None) -> int:
+    service = ProxyService(options, printer)
+    await service.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+        loop.add_signal_handler(signal.SIGHUP, lambda: printer.out.write(service.reload_script() + "\n"))
+    if ready is not None:
+        ready(service)
+    try:
+        await stop.wait()
+    finally:
+        service.stop()
+    return 0
+
+
+def run_proxy(options: ProxyOptions, *, events_path: str | None = None) -> int:
+    """``labpbx proxy``: foreground until SIGINT/SIGTERM. Returns the exit code."""
+    events_out: IO[str] | None = None
+    out: IO[str] = sys.stdout
+    if events_path == "-":
+        events_out, out = sys.stdout, sys.stderr
+    elif events_path:
+        events_out = open(events_path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+    printer = ConsolePrinter(out, events_out)
+
+    def announce(service: ProxyService) -> None:
+        c = service.config
+        media = service.script.defines.get("MEDIA_SERVER", "(not defined)")
+        out.write(f"LabPBX proxy listening on udp:{c.listen[0]}:{c.listen[1]} — script "
+                  f"{service.script_path}, fr_timeout={c.fr_timeout:g}s, "
+                  f"fr_inv_timeout={c.fr_inv_timeout:g}s, media server {media}\n")
+        out.flush()
+
+    try:
+        return asyncio.run(serve(options, printer, announce))
+    finally:
+        if events_out is not None and events_out is not sys.stdout:
+            events_out.close()

@@ -1,0 +1,270 @@
+"""The tutorial's calls and the RFC 3261 §16 corner cases, through the real engine and the default
+script, on an in-memory network with a manual clock (SEMANTICS.md §2.3, §7.2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from labpbx.events import XlogEvent
+from labpbx.sip.message import Request, parse_name_addr, parse_uri
+from tests.proxy.harness import MEDIA, PROXY, FakePreferences, Net, cancel_for, invite, reply
+
+CALLER = ("127.0.0.1", 20000)
+EXT_1001 = ("127.0.0.1", 21001)
+EXT_1004 = ("127.0.0.1", 21004)
+
+
+def _user(req: Request) -> str | None:
+    return parse_uri(req.uri).user
+
+
+def _xlog(net: Net) -> list[str]:
+    return [e.text for e in net.events if isinstance(e, XlogEvent)]
+
+
+@pytest.fixture
+def net() -> Net:
+    n = Net()
+    assert n.register("1001", EXT_1001).status == 200
+    assert n.register("1004", EXT_1004).status == 200
+    return n
+
+
+class TestBusyForward:
+    """1000 → 1001, 1001 answers 486: the media server gets user b1001 (SEED.md, call 2)."""
+
+    def test_busy_goes_to_media_server_with_b_prefix(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        net.send(inv, CALLER)
+        assert net.statuses(CALLER) == [100]
+        [forwarded] = net.requests(EXT_1001, "INVITE")
+        assert forwarded.uri == f"sip:1001@{EXT_1001[0]}:{EXT_1001[1]}"
+        assert forwarded.headers.get("Record-Route") == f"<sip:{PROXY[0]}:{PROXY[1]};lr>"
+        assert forwarded.headers.get("Max-Forwards") == "9"  # mf_process_maxfwd_header("10") on 70
+        net.take(EXT_1001)
+
+        net.send(reply(forwarded, 486), EXT_1001)
+        [ack] = net.requests(EXT_1001, "ACK")  # hop-by-hop ACK from the proxy (§17.1.1.3)
+        assert ack.top_via.branch == forwarded.top_via.branch
+        [to_media] = net.requests(MEDIA, "INVITE")
+        assert _user(to_media) == "b1001"
+        assert to_media.uri == f"sip:b1001@{PROXY[0]}:{PROXY[1]}"
+        assert "user-busy" in (to_media.headers.get("Diversion") or "")
+        assert to_media.call_id == inv.call_id and to_media.cseq == inv.cseq
+        assert net.statuses(CALLER) == [100]  # the 486 is not relayed upstream
+        assert "> 486 ruri=<sip:b1001@127.0.0.1:15060>" in _xlog(net)
+
+        net.send(reply(to_media, 180, tag="vm"), MEDIA)
+        net.send(reply(to_media, 200, tag="vm", contact=MEDIA), MEDIA)
+        assert net.statuses(CALLER) == [100, 180, 200]
+        ok = net.responses(CALLER)[-1]
+        assert parse_name_addr(ok.headers.get("To") or "").tag == "vm"
+        assert len(ok.headers.get_all("Via")) == 1
+
+    def test_media_server_busy_too_is_not_forwarded_again(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        net.send(inv, CALLER)
+        [fwd] = net.requests(EXT_1001, "INVITE")
+        net.send(reply(fwd, 486), EXT_1001)
+        [to_media] = net.requests(MEDIA, "INVITE")
+        net.send(reply(to_media, 486, tag="vm"), MEDIA)
+        assert len(net.requests(MEDIA, "INVITE")) == 1  # no sip:bb1001
+        assert net.statuses(CALLER) == [100, 486]
+
+
+class TestNoAnswer:
+    """1004 → 1001 rings past fr_inv_timeout: CANCEL, local 408, media server gets u1001 (call 3)."""
+
+    def test_timeout_cancels_and_forwards_at_fr_inv_timeout(self, net: Net) -> None:
+        inv = invite("1004", "1001", CALLER)
+        net.send(inv, CALLER)
+        [fwd] = net.requests(EXT_1001, "INVITE")
+        net.take(EXT_1001)
+        net.send(reply(fwd, 180), EXT_1001)
+        ringing_at = net.now
+        assert net.statuses(CALLER) == [100, 180]
+        net.advance(2.99)
+        assert not net.requests(EXT_1001, "CANCEL")
+        assert not net.requests(MEDIA)
+        net.advance(0.02)
+        [cancel] = net.requests(EXT_1001, "CANCEL")
+        assert cancel.top_via.branch == fwd.top_via.branch  # §9.1
+        assert cancel.headers.get("Reason") == 'SIP;cause=480;text="NO_ANSWER"'
+        [to_media] = net.requests(MEDIA, "INVITE")
+        assert _user(to_media) == "u1001"
+        assert 3.0 <= net.now - ringing_at <= 3.02
+        assert "> 480 ruri=<sip:u1001@127.0.0.1:15060>" in _xlog(net)
+        # the callee answers the CANCEL; the 487 is ACKed by the proxy and not relayed
+        net.send(reply(cancel, 200), EXT_1001)
+        net.send(reply(fwd, 487), EXT_1001)
+        assert net.requests(EXT_1001, "ACK")
+        assert 487 not in net.statuses(CALLER)
+
+    def test_180_retransmissions_restart_the_timer(self, net: Net) -> None:
+        inv = invite("1004", "1001", CALLER)
+        net.send(inv, CALLER)
+        [fwd] = net.requests(EXT_1001, "INVITE")
+        net.send(reply(fwd, 180), EXT_1001)
+        net.advance(2.0)
+        net.send(reply(fwd, 180), EXT_1001)  # restart_fr_on_each_reply=1 (OpenSIPS issue #342)
+        net.advance(2.0)
+        assert not net.requests(EXT_1001, "CANCEL")
+        net.advance(1.01)
+        assert net.requests(EXT_1001, "CANCEL")
+
+    def test_480_goes_to_unavailable_greeting(self, net: Net) -> None:
+        net.send(invite("1000", "1001", CALLER), CALLER)
+        [fwd] = net.requests(EXT_1001, "INVITE")
+        net.send(reply(fwd, 480), EXT_1001)
+        [to_media] = net.requests(MEDIA, "INVITE")
+        assert _user(to_media) == "u1001"
+
+    def test_contact_that_never_replies(self, net: Net) -> None:
+        """fr_timeout with no reply at all: no CANCEL (§9.1), retransmissions stop, local 408."""
+        net.send(invite("1000", "1001", CALLER), CALLER)
+        net.advance(1.9)
+        sent = net.requests(EXT_1001, "INVITE")
+        assert len(sent) >= 3  # Timer A retransmissions at 0.5, 1.5 s
+        net.take(EXT_1001)
+        net.advance(0.2)
+        assert not net.requests(EXT_1001, "CANCEL")
+        [to_media] = net.requests(MEDIA, "INVITE")
+        assert _user(to_media) == "u1001"
+        net.advance(10)
+        assert not net.requests(EXT_1001, "INVITE")  # retransmissions stopped
+
+
+class TestUnconditionalForward:
+    def test_callfwd_avp_sends_call_to_voicemail_number(self) -> None:
+        prefs = FakePreferences()
+        prefs.add("1004", "callfwd", "sip:2345678@127.0.0.1:15060")
+        n = Net(preferences=prefs)
+        n.register("1004", EXT_1004)
+        inv = invite("1000", "1004", CALLER)
+        n.send(inv, CALLER)
+        assert not n.requests(EXT_1004)
+        [to_media] = n.requests(MEDIA, "INVITE")
+        assert _user(to_media) == "2345678"
+        assert "1004" in (to_media.headers.get("Diversion") or "")
+        assert "forwarded to: sip:2345678@127.0.0.1:15060" in _xlog(n)
+
+
+class TestCallerCancel:
+    def test_cancel_while_ringing_leaves_no_voicemail(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        net.send(inv, CALLER)
+        [fwd] = net.requests(EXT_1001, "INVITE")
+        net.send(reply(fwd, 180), EXT_1001)
+        net.take(CALLER)
+        net.send(cancel_for(inv), CALLER)
+        assert net.statuses(CALLER) == [200]  # 200 to the CANCEL at once (§16.10)
+        [cancel] = net.requests(EXT_1001, "CANCEL")
+        net.send(reply(cancel, 200), EXT_1001)
+        net.send(reply(fwd, 487), EXT_1001)
+        assert net.statuses(CALLER) == [200, 487]
+        assert not net.requests(MEDIA)
+        net.advance(5)
+        assert not net.requests(MEDIA)
+
+    def test_cancel_before_any_provisional_waits_for_one(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        net.send(inv, CALLER)
+        [fwd] = net.requests(EXT_1001, "INVITE")
+        net.send(cancel_for(inv), CALLER)
+        assert not net.requests(EXT_1001, "CANCEL")  # §9.1
+        net.send(reply(fwd, 180), EXT_1001)
+        assert net.requests(EXT_1001, "CANCEL")
+
+
+class TestAnsweredCall:
+    def test_answer_then_ack_and_bye_follow_record_route(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        net.send(inv, CALLER)
+        [fwd] = net.requests(EXT_1001, "INVITE")
+        net.send(reply(fwd, 200, contact=EXT_1001), EXT_1001)
+        assert net.statuses(CALLER) == [100, 200]
+        ok = net.responses(CALLER)[-1]
+        assert ok.headers.get("Record-Route")
+        net.take(EXT_1001)
+        ack = Request("ACK", f"sip:x@{EXT_1001[0]}:{EXT_1001[1]}")
+        h = ack.headers
+        h.add("Via", f"SIP/2.0/UDP {CALLER[0]}:{CALLER[1]};branch=z9hG4bKack1")
+        h.add("Route", f"<sip:{PROXY[0]}:{PROXY[1]};lr>")
+        h.add("Max-Forwards", "70")
+        h.add("From", inv.headers.get("From") or "")
+        h.add("To", ok.headers.get("To") or "")
+        h.add("Call-ID", inv.call_id)
+        h.add("CSeq", "1 ACK")
+        net.send(ack, CALLER)
+        [fwd_ack] = net.requests(EXT_1001, "ACK")
+        assert fwd_ack.headers.get("Route") is None  # our own Route was removed (§16.4)
+        bye = ack.copy()
+        bye.method = "BYE"
+        bye.headers.set("CSeq", "2 BYE")
+        bye.headers.set("Via", f"SIP/2.0/UDP {CALLER[0]}:{CALLER[1]};branch=z9hG4bKbye1")
+        net.send(bye, CALLER)
+        [fwd_bye] = net.requests(EXT_1001, "BYE")
+        net.send(reply(fwd_bye, 200), EXT_1001)
+        assert net.statuses(CALLER)[-1] == 200
+        assert not net.requests(MEDIA)
+
+
+class TestRequestValidation:
+    def test_unregistered_extension_gets_404(self, net: Net) -> None:
+        net.send(invite("1000", "1003", CALLER), CALLER)
+        assert net.statuses(CALLER) == [404]
+
+    def test_max_forwards_zero_gets_483(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        inv.headers.set("Max-Forwards", "0")
+        net.send(inv, CALLER)
+        assert net.statuses(CALLER) == [483]
+        assert not net.requests(EXT_1001)
+
+    def test_loop_back_to_ourselves_gets_482(self) -> None:
+        script = """
+        route {
+            t_relay();
+        }
+        """
+        n = Net(script)
+        inv = invite("1000", "1001", CALLER)
+        n.send(inv, CALLER)
+        [looped] = n.requests(PROXY, "INVITE")  # relayed to ourselves, unchanged: a loop
+        n.send(looped, PROXY)
+        assert 482 in n.statuses(PROXY)
+
+    def test_spiral_is_allowed(self) -> None:
+        script = """
+        route {
+            if ($rU == "1001") { $rU = "2001"; }
+            else { $du = "sip:127.0.0.1:15070"; }
+            t_relay();
+        }
+        """
+        n = Net(script)
+        n.send(invite("1000", "1001", CALLER), CALLER)
+        [spiral] = n.requests(PROXY, "INVITE")
+        n.send(spiral, PROXY)
+        assert 482 not in n.statuses(PROXY)
+        assert n.requests(MEDIA, "INVITE")
+
+    @pytest.mark.parametrize("data", [
+        b"", b"\r\n\r\n", b"\x00\xff\x00garbage", b"INVITE sip:x SIP/2.0\r\n",
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\n\r\n",
+        b"INVITE sip:1001@127.0.0.1 SIP/2.0\r\nContent-Length: 99\r\n\r\nshort",
+    ])
+    def test_malformed_datagrams_do_not_stop_the_proxy(self, net: Net, data: bytes) -> None:
+        net.send(data, CALLER)
+        net.send(invite("1000", "1001", CALLER), CALLER)
+        assert net.requests(EXT_1001, "INVITE")
+
+
+class TestMediaServerDown:
+    def test_caller_gets_a_final_answer(self, net: Net) -> None:
+        net.send(invite("1000", "1001", CALLER), CALLER)
+        [fwd] = net.requests(EXT_1001, "INVITE")
+        net.send(reply(fwd, 486), EXT_1001)
+        assert net.requests(MEDIA, "INVITE")
+        net.advance(2.5)  # fr_timeout = 2 s with no reply from the media server
+        assert net.statuses(CALLER) == [100, 408]
