@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     proxy.add_argument("--listen", type=_hostport, default=("127.0.0.1", 5060),
                        help="UDP address to listen on (default 127.0.0.1:5060)")
     proxy.add_argument("--media", type=_hostport, default=None,
-                       help="the media server (voicemail) host:port; sets MEDIA_SERVER in the script")
+                       help="media server (voicemail) host:port; sets MEDIA_SERVER in the script")
     proxy.add_argument("--fr-timeout", type=_seconds, default=None,
                        help="seconds to wait for a first reply (tm fr_timeout)")
     proxy.add_argument("--fr-inv-timeout", type=_seconds, default=None,

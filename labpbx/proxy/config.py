@@ -71,7 +71,7 @@ def parse_hostport(text: str, default_port: int = 5060) -> Addr:
     if value.lower().startswith("sip:"):
         value = value[4:]
     host, sep, port_text = value.rpartition(":")
-    if not sep or host.endswith("]") is False and host.count(":"):
+    if not sep or (host.endswith("]") is False and host.count(":")):
         host, port_text = value, ""
     if not host:
         host, port_text = value, ""

@@ -26,6 +26,15 @@ Addr = tuple[str, int]
 class ScriptContext:
     """State of one message going through the script (implements labpbx.script.host.ScriptHost)."""
 
+    proxy: Proxy
+    kind: RouteKind
+    msg: Request
+    reply: Response | None
+    source: Addr
+    now: float
+    server: ServerTransaction | None
+    cell: Cell | None
+
     def __init__(self, proxy: Proxy, kind: RouteKind, msg: Request, source: Addr, now: float, *,
                  server: ServerTransaction | None = None, cell: Cell | None = None,
                  reply: Response | None = None) -> None:
@@ -81,18 +90,12 @@ class ScriptContext:
 
     # --- ScriptHost ----------------------------------------------------------------------------
     def pv_get(self, pv: PVar) -> Value:
-        from labpbx.proxy.pvars import pv_get
-
-        return pv_get(self, pv)
+        return _pv_get(self, pv)
 
     def pv_set(self, pv: PVar, value: Value, op: str, line: int) -> None:
-        from labpbx.proxy.pvars import pv_set
-
-        pv_set(self, pv, value, op, line)
+        _pv_set(self, pv, value, op, line)
 
     def call(self, name: str, args: Sequence[FunctionArg], line: int) -> int:
-        from labpbx.proxy.builtins import BUILTINS
-
         impl = BUILTINS.get(name)
         if impl is None:
             raise ScriptRuntimeError(f"line {line}: {name}() is not available in the lab proxy")
@@ -103,3 +106,9 @@ class ScriptContext:
 
     def route_entered(self, kind: RouteKind, name: str | None, line: int) -> None:
         self.route_label = f"{kind.value}[{name}]" if name else kind.value
+
+
+# Bound after the class: pvars and builtins refer to ScriptContext for typing only.
+from labpbx.proxy.builtins import BUILTINS  # noqa: E402
+from labpbx.proxy.pvars import pv_get as _pv_get  # noqa: E402
+from labpbx.proxy.pvars import pv_set as _pv_set  # noqa: E402

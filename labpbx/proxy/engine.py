@@ -60,6 +60,7 @@ from labpbx.sip.transaction import (
     ClientTransaction,
     ServerTransaction,
     TimerConfig,
+    Transaction,
     TransactionLayer,
 )
 
@@ -94,6 +95,11 @@ LocationListener = Callable[[str, list[Binding]], None]
 
 
 class Proxy:
+    config: ProxyConfig
+    pid: int
+    location: Location
+    rr_uri: str
+
     def __init__(self, config: ProxyConfig, script: Script, *,
                  preferences: Preferences | None = None,
                  sink: EventSink | None = None,
@@ -742,7 +748,7 @@ class Proxy:
         self._tx_event(cell, "timeout", branch.index, f"{kind} expired: local 408")
         self._leg_maybe_done(cell, now)
 
-    def _on_timed_out(self, txn: ServerTransaction | ClientTransaction, now: float) -> None:
+    def _on_timed_out(self, txn: Transaction, now: float) -> None:
         branch = txn.user_data
         if isinstance(branch, Branch) and not branch.completed:
             # Timer B/F before fr_timeout: same outcome as fr_timeout with no reply

@@ -13,7 +13,8 @@ Rules of this module:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from typing import TypeAlias
 
 from labpbx.script.host import PVar, RouteKind, Value
@@ -25,7 +26,7 @@ class Node:
     column: int
 
 
-# --- expressions ------------------------------------------------------------------------------------
+# --- expressions ---
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,7 +121,7 @@ Expr: TypeAlias = (
 )
 
 
-# --- statements -------------------------------------------------------------------------------------
+# --- statements ---
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,7 +202,7 @@ Stmt: TypeAlias = (
 )
 
 
-# --- top level --------------------------------------------------------------------------------------
+# --- top level ---
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,3 +236,17 @@ TopItem: TypeAlias = GlobalParam | LoadModule | ModParam | RouteBlock | Directiv
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScriptAst(Node):
     items: tuple[TopItem, ...]
+
+
+def iter_nodes(node: Node) -> Iterator[Node]:
+    """``node`` and every node below it, depth first (load-time helper; not for the hot path)."""
+    stack: list[Node] = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for f in fields(current):
+            value = getattr(current, f.name)
+            if isinstance(value, Node):
+                stack.append(value)
+            elif isinstance(value, tuple):
+                stack.extend(reversed([v for v in value if isinstance(v, Node)]))

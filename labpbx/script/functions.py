@@ -18,6 +18,7 @@ Argument kinds
   "level"          an xlog level name: L_ALERT L_CRIT L_ERR L_WARN L_NOTICE L_INFO L_DBG
 """
 
+# ruff: noqa: E501  (contract file kept as delivered; its lines are wider than 100)
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def _f(name: str, module: str, args: tuple[tuple[str, ...], ...], routes: frozen
 
 FUNCTIONS: dict[str, FunctionSpec] = {s.name: s for s in (
     # --- core ------------------------------------------------------------------------------------
-    _f("xlog", "xlog", (("fmt",), ("level", "fmt")), ANY, 'xlog(["L_ERR",] "format")',
+    _f("xlog", "core", (("fmt",), ("level", "fmt")), ANY, 'xlog(["L_ERR",] "format")',
        "Print a log line with pseudo-variables expanded. No newline is added. Default level L_ERR."),
     _f("prefix", "core", (("fmt",),), REQ_FAIL_BRANCH, 'prefix("b")',
        "Insert the string before the user part of the R-URI: sip:1004@h becomes sip:b1004@h."),
@@ -218,3 +219,8 @@ PVARS: dict[str, bool] = {
     "T_id": False,
 }
 KEYED_PVARS: dict[str, bool] = {"avp": True, "var": True, "hdr": False}
+
+# xlog level names (argument kind "level") and their OpenSIPS 2.4 numeric values (dprint.h).
+XLOG_LEVELS: dict[str, int] = {
+    "L_ALERT": -3, "L_CRIT": -2, "L_ERR": -1, "L_WARN": 1, "L_NOTICE": 2, "L_INFO": 3, "L_DBG": 4,
+}

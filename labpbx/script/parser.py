@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import VisitError
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
@@ -37,6 +37,11 @@ _TERMINAL_TEXT = {
     "$END": "end of file", "NULL": "NULL", "NULL_LC": "null",
 }
 _MAX_EXPECTED_SHOWN = 8
+# Tokens that begin a statement: seeing one where ';' was possible means the ';' was forgotten.
+_STATEMENT_STARTS = frozenset({
+    "NAME", "PVAR", "ROUTE", "DIRECTIVE", "_IF", "_ELSE", "_WHILE", "_SWITCH", "_CASE", "_DEFAULT",
+    "_BREAK", "_RETURN", "_EXIT", "_DROP", "_LBRACE", "_RBRACE",
+})
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,7 +70,7 @@ def parse_script(text: str, file: str = "<script>") -> ast.ScriptAst:
     return result
 
 
-def _parse_tree(text: str, file: str) -> object:
+def _parse_tree(text: str, file: str) -> Tree[Token]:
     parser = lark_parser()
     ip = parser.parse_interactive(text)
     prev: Token | None = None
@@ -80,7 +85,8 @@ def _parse_tree(text: str, file: str) -> object:
                 open_braces.append(tok)
             elif tok.type == "_RBRACE" and open_braces:
                 open_braces.pop()
-        return ip.feed_eof(cur)
+        tree: Tree[Token] = ip.feed_eof(cur)  # type: ignore[no-untyped-call]
+        return tree
     except UnexpectedToken as err:
         before = prev if err.token is cur else cur
         depth = depth_before if err.token is cur else len(open_braces)
@@ -96,10 +102,14 @@ def _token_error(
     open_braces: list[Token], depth: int,
 ) -> ScriptSyntaxError:
     try:
-        expected = set(ip.accepts())
+        expected: set[str] = set(ip.accepts())  # type: ignore[no-untyped-call]
     except UnexpectedInput:  # pragma: no cover - defensive: accepts() replays the parser
         expected = set()
     value = str(tok.value)
+    rest = text[tok.start_pos:] if tok.start_pos is not None else ""
+    if tok.type == "RAW_VALUE" or rest.startswith("/*"):
+        # Only the root lexer's catch-all matched: this is really a lexical error.
+        return _lexical_error(text, file, rest, tok.line or 1, tok.column or 1)
     if tok.type == "$END":
         if open_braces:
             brace = open_braces[-1]
@@ -107,17 +117,23 @@ def _token_error(
                 text, file, "unbalanced '{': this block is never closed (missing '}')",
                 brace.line or 1, brace.column or 1, "{",
             )
-        if "_SEMI" in expected and before is not None:
+        if "_SEMI" in expected and before is not None and depth > 0:
             return _after(text, file, "missing ';'", before, "")
         return _at(text, file, f"unexpected end of file; expected {_describe(expected)}", tok, "")
-    if "_SEMI" in expected and tok.type != "_SEMI" and before is not None:
-        return _after(text, file, "missing ';'", before, value)
     if tok.type == "_RBRACE" and depth == 0:
         return _at(text, file, "unbalanced '}': there is no open block to close", tok, value)
+    if before is not None and before.type == "NAME" and str(before) == "else":
+        return _at(text, file, "'else' without a matching 'if' (is there a ';' before it?)",
+                   before, "else")
     if tok.type == "_ELSE":
         return _at(text, file, "'else' without a matching 'if'", tok, value)
-    if tok.type == "RAW_VALUE":
-        value = value.split()[0] if value.split() else value
+    if tok.type in ("EQUAL", "COLON_EQUAL") and before is not None and before.type == "NAME":
+        return _at(text, file, f"cannot assign to {str(before)!r}: only pseudo-variables can be "
+                   "assigned, e.g. $var(x) = 1;", before, str(before))
+    if "_SEMI" in expected and depth > 0 and before is not None and tok.type in _STATEMENT_STARTS:
+        return _after(text, file, "missing ';'", before, value)
+    if "_RPAR" in expected and before is not None and tok.type in ("_LBRACE", "_RBRACE", "_SEMI"):
+        return _after(text, file, "missing ')'", before, value)
     what = _TERMINAL_TEXT.get(tok.type, repr(value))
     if tok.type in ("NAME", "INT", "STRING", "PVAR"):
         what = repr(value)
@@ -125,20 +141,22 @@ def _token_error(
 
 
 def _char_error(text: str, file: str, err: UnexpectedCharacters) -> ScriptSyntaxError:
-    pos = err.pos_in_stream
-    line_end = text.find("\n", pos)
-    rest = text[pos:] if line_end < 0 else text[pos:line_end]
-    char = err.char
+    return _lexical_error(text, file, text[err.pos_in_stream:], err.line, err.column)
+
+
+def _lexical_error(text: str, file: str, rest: str, line: int, column: int) -> ScriptSyntaxError:
+    """Characters that start no token: an open quote, an open comment, a bad '$' ..."""
+    rest = rest.split("\n", 1)[0]
+    char = rest[:1]
     if char in ("'", '"'):
-        message = "unterminated string (the closing quote is missing on this line)"
+        message, shown = "unterminated string (the closing quote is missing on this line)", rest
     elif rest.startswith("/*"):
-        message = "unterminated comment: '/*' without '*/'"
+        message, shown = "unterminated comment: '/*' without '*/'", "/*"
     elif char == "$":
-        message = "malformed pseudo-variable"
+        message, shown = "malformed pseudo-variable", rest.split()[0]
     else:
-        message = f"unexpected character {char!r}"
-    token_text = rest.strip() if char in ("'", '"', "$") else char
-    return _located(text, file, message, err.line, err.column, token_text)
+        message, shown = f"unexpected character {char!r}", char
+    return _located(text, file, message, line, column, shown.strip())
 
 
 def _describe(expected: set[str]) -> str:

@@ -37,7 +37,7 @@ _BOOL_WORDS: dict[str, Value] = {"yes": 1, "true": 1, "on": 1, "no": 0, "false":
 
 
 def unescape(literal: str) -> str:
-    """Decode a quoted literal. Unknown escapes keep their backslash, so regexes like "\\+" survive."""
+    """Decode a quoted literal; unknown escapes keep their backslash (so regexes survive)."""
     body = literal[1:-1]
     if "\\" not in body:
         return body
@@ -67,7 +67,7 @@ def _tpos(tok: Token) -> dict[str, int]:
 
 
 @v_args(meta=True)
-class ToAst(Transformer_NonRecursive):  # type: ignore[misc]
+class ToAst(Transformer_NonRecursive[Token, Any]):
     """Builds ast nodes; lark calls the method named after each rule or alias."""
 
     # --- top level ------------------------------------------------------------------------------
@@ -79,9 +79,8 @@ class ToAst(Transformer_NonRecursive):  # type: ignore[misc]
         tok = children[0]
         m = _DIRECTIVE_RE.match(str(tok))
         assert m is not None  # the DIRECTIVE terminal guarantees "#!" + lowercase name
-        return ast.Directive(
-            **_tpos(tok), name=m.group(1), symbol=m.group(2) or "", value=directive_value(m.group(3))
-        )
+        value = directive_value(m.group(3))
+        return ast.Directive(**_tpos(tok), name=m.group(1), symbol=m.group(2) or "", value=value)
 
     def global_param(self, meta: Meta, children: list[Token]) -> ast.GlobalParam:
         name, _eq, raw = children
@@ -211,7 +210,9 @@ class ToAst(Transformer_NonRecursive):  # type: ignore[misc]
         try:
             pv = parse_pvar(str(tok))
         except PVarError as err:
-            raise ScriptSyntaxError(str(err), text=str(tok), **_tpos(tok)) from None
+            raise ScriptSyntaxError(
+                str(err), line=tok.line or 1, column=tok.column or 1, text=str(tok)
+            ) from None
         return ast.PVarRef(**_tpos(tok), pv=pv)
 
     def core_var(self, meta: Meta, children: list[Token]) -> ast.PVarRef:

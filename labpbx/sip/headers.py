@@ -370,5 +370,5 @@ def parse_via(text: str) -> Via:
     transport, sent_by = transport_sent_by
     if not (is_token(name) and is_token(version) and is_token(transport)):
         raise SipParseError(f"malformed Via protocol: {text!r}")
-    host, port = parse_host_port("".join(sent_by.split()))
+    host, port = parse_host_port(":".join(part.strip(" \t") for part in sent_by.split(":")))
     return Via(f"{name.upper()}/{version}", transport.upper(), host, port, params)

@@ -340,6 +340,8 @@ def _split_head_body(data: bytes) -> tuple[bytes, bytes]:
         return _strip_cr(data[:crlf]), data[crlf + 3 :]
     if data.endswith(b"\n"):
         return _strip_cr(data[:-1]), b""
+    if b"\x00" in data:
+        raise SipParseError("NUL byte in the header section: not a SIP message")
     raise SipParseError("no empty line after the header fields (truncated message?)")
 
 

@@ -131,6 +131,9 @@ def invite(caller: str, callee: str, source: Addr, *, call_id: str | None = None
 
 def reply(request: Request, status: int, *, tag: str = "callee", contact: Addr | None = None) -> Response:
     response = make_response(request, status, to_tag=tag if status > 100 else None)
+    if 100 < status < 300 and request.method == "INVITE":
+        for value in request.headers.get_all("Record-Route"):  # RFC 3261 §12.1.1
+            response.headers.add("Record-Route", value)
     if contact is not None:
         response.headers.add("Contact", f"<sip:x@{contact[0]}:{contact[1]}>")
     return response

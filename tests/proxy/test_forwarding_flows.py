@@ -40,7 +40,7 @@ class TestBusyForward:
         [forwarded] = net.requests(EXT_1001, "INVITE")
         assert forwarded.uri == f"sip:1001@{EXT_1001[0]}:{EXT_1001[1]}"
         assert forwarded.headers.get("Record-Route") == f"<sip:{PROXY[0]}:{PROXY[1]};lr>"
-        assert forwarded.headers.get("Max-Forwards") == "9"  # mf_process_maxfwd_header("10") on 70
+        assert forwarded.headers.get("Max-Forwards") == "69"  # decremented (maxfwd module)
         net.take(EXT_1001)
 
         net.send(reply(forwarded, 486), EXT_1001)
@@ -267,4 +267,6 @@ class TestMediaServerDown:
         net.send(reply(fwd, 486), EXT_1001)
         assert net.requests(MEDIA, "INVITE")
         net.advance(2.5)  # fr_timeout = 2 s with no reply from the media server
-        assert net.statuses(CALLER) == [100, 408]
+        statuses = net.statuses(CALLER)
+        assert statuses[:2] == [100, 408]
+        assert set(statuses[2:]) <= {408}  # Timer G retransmissions until the caller ACKs

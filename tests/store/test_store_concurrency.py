@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ WRITERS = 4
 ROWS_EACH = 25
 
 
-def _join(procs: list[multiprocessing.process.BaseProcess], timeout: float = 60.0) -> None:
+def _join(procs: Sequence[multiprocessing.process.BaseProcess], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     for p in procs:
         p.join(max(0.1, deadline - time.monotonic()))
