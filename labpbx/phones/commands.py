@@ -205,3 +205,20 @@ def is_loopback(host: str) -> bool:
     parts = host.split(".")
     return (len(parts) == 4 and parts[0] == "127"
             and all(p.isdigit() and int(p) <= 255 for p in parts))
+
+
+_REQUEST_USER_RE = re.compile(r"^[A-Z]+\s+sips?:([^@;>\s]+)@")
+
+
+def bare_uri(name_addr: str) -> str:
+    """``"Bob" <sip:1001@127.0.0.1>;tag=x`` → ``sip:1001@127.0.0.1``: one form for both directions."""
+    start, end = name_addr.find("<"), name_addr.find(">")
+    if 0 <= start < end:
+        return name_addr[start + 1:end]
+    return name_addr.split(";", 1)[0].strip()
+
+
+def request_user(message: str) -> str | None:
+    """The user part of a request's Request-URI (from its start line), or None when it has none."""
+    match = _REQUEST_USER_RE.match(message)
+    return match.group(1) if match else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+from functools import lru_cache
 
 from labpbx.errors import SipParseError
 from labpbx.sip.message import Request, Response, SipURI, Via, parse_name_addr, parse_uri, parse_via
@@ -24,6 +25,7 @@ _PROCESS_SALT = os.urandom(3).hex()
 MAGIC = "z9hG4bK"
 
 
+@lru_cache(maxsize=1024)
 def resolve_host(host: str) -> str | None:
     """An IP literal (brackets stripped) or localhost; None for names the lab will not resolve."""
     h = host.strip("[]")
@@ -36,6 +38,7 @@ def resolve_host(host: str) -> str | None:
     return h
 
 
+@lru_cache(maxsize=1024)
 def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback

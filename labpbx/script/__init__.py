@@ -8,8 +8,8 @@ labpbx.script.functions.
 from __future__ import annotations
 
 from labpbx.script.host import FunctionArg, PVar, RouteKind, ScriptHost, Value
-from labpbx.script.interpreter import RunResult
 from labpbx.script.loader import Script, load_script
+from labpbx.script.runtime import RunResult
 
 __all__ = [
     "FunctionArg", "PVar", "RouteKind", "RunResult", "Script", "ScriptHost", "Value", "load_script",

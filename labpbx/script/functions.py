@@ -18,7 +18,6 @@ Argument kinds
   "level"          an xlog level name: L_ALERT L_CRIT L_ERR L_WARN L_NOTICE L_INFO L_DBG
 """
 
-# ruff: noqa: E501  (contract file kept as delivered; its lines are wider than 100)
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -126,7 +125,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {s.name: s for s in (
        "True if the request belongs to an existing transaction (CANCEL: the INVITE it cancels; ACK: the "
        "INVITE it acknowledges). Retransmissions are absorbed before the script runs."),
     _f("t_on_failure", "tm", (("failure_route",),), REQ_FAIL_BRANCH, 't_on_failure("name")',
-       "Arm the failure route for the transaction. It is disarmed when it runs: re-arm before relaying again."),
+       "Arm the failure route for the transaction. It is disarmed when it runs: "
+       "re-arm before relaying again."),
     _f("t_on_reply", "tm", (("onreply_route",),), REQ_FAIL_BRANCH, 't_on_reply("name")',
        "Arm the reply route for the transaction's branches."),
     _f("t_on_branch", "tm", (("branch_route",),), REQ_FAIL, 't_on_branch("name")',
@@ -145,9 +145,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {s.name: s for s in (
     _f("t_any_replied", "tm", ((),), frozenset({_F}), "t_any_replied()", "True if any branch got a reply."),
     # --- registrar ----------------------------------------------------------------------------------
     _f("save", "registrar", (("str",), ("str", "str")), REQ_ONLY, 'save("location")',
-       "Store the REGISTER's Contact bindings and send the reply (200 with the current bindings, or an error)."),
+       "Store the REGISTER's Contact bindings and send the reply "
+       "(200 with the current bindings, or an error)."),
     _f("lookup", "registrar", (("str",), ("str", "str")), REQ_FAIL, 'lookup("location")',
-       "Rewrite the R-URI with the registered contact(s): 1 found, -1 none, -2 method not supported, -3 error."),
+       "Rewrite the R-URI with the registered contact(s): 1 found, -1 none, "
+       "-2 method not supported, -3 error."),
     _f("registered", "registrar", (("str",),), ANY, 'registered("location")',
        "True if the R-URI's AoR has a current binding."),
     # --- avpops -------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ for one message (request route, failure route, branch route or reply route). Tes
 small fake. This module is pure.
 """
 
-# ruff: noqa: E501  (contract file kept as delivered; its lines are wider than 100)
 from __future__ import annotations
 
 import enum

@@ -9,8 +9,8 @@ Rules of this module (OpenSIPS 2.4 semantics, SEMANTICS.md §3.2 and §8):
     the run dropped, ``return(n)`` leaves the current route block with n (in a top-level block it
     ends the run), falling off the end of a block returns 1. ``$rc``/``$retcode`` are answered here:
     the last function or route return code.
-  * Control flow that crosses closures uses private exceptions (_Stop, _Return, _Break); they never
-    reach the host, which only sees pv_get / pv_set / call / is_myself / route_entered.
+  * Control flow that crosses closures uses the signals of labpbx.script.runtime (Stop, Return,
+    Break); the host only sees pv_get / pv_set / call / is_myself / route_entered.
   * Guards: a while loop may run MAX_LOOP_ITERATIONS times and route() may nest MAX_ROUTE_DEPTH
     deep; beyond that, and on data errors (NULL arithmetic, a bad regex from a variable), the run
     raises ScriptRuntimeError naming the script line.
@@ -19,13 +19,23 @@ Rules of this module (OpenSIPS 2.4 semantics, SEMANTICS.md §3.2 and §8):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from labpbx.errors import ScriptRuntimeError
 from labpbx.script import ast
 from labpbx.script.checker import Checked, FmtArg
-from labpbx.script.host import FunctionArg, PVar, RouteKind, ScriptHost, Value
+from labpbx.script.host import FunctionArg, PVar, RouteKind, Value
+from labpbx.script.runtime import (
+    MAX_LOOP_ITERATIONS,
+    MAX_ROUTE_DEPTH,
+    Break,
+    Ctx,
+    Entry,
+    Program,
+    Return,
+    RouteCell,
+    Stop,
+)
 from labpbx.script.values import (
     arith,
     as_int,
@@ -37,118 +47,28 @@ from labpbx.script.values import (
     unary,
 )
 
-MAX_LOOP_ITERATIONS = 10_000
-MAX_ROUTE_DEPTH = 100
+_Fn = Callable[[Ctx], Value]
+_Cond = Callable[[Ctx], bool]
+_Exec = Callable[[Ctx], object]
 
 
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """The outcome of one top-level route run.
-
-    code:    $retcode at the end: 1 when the block ran to its end, n for ``return(n)``, 0 when the
-             run was stopped (``exit``, ``drop``, or a function/route returning 0).
-    dropped: ``drop`` was executed.
-    exited:  the run was stopped by ``exit``, ``return(0)`` or a 0 return code.
-    """
-
-    code: int
-    dropped: bool = False
-    exited: bool = False
-
-
-class _Ctx:
-    """Per-run state."""
-
-    __slots__ = ("depth", "host", "rc")
-
-    def __init__(self, host: ScriptHost) -> None:
-        self.host = host
-        self.rc = 0
-        self.depth = 0
-
-
-class _Stop(Exception):
-    __slots__ = ("dropped",)
-
-    def __init__(self, dropped: bool) -> None:
-        self.dropped = dropped
-
-
-class _Return(Exception):
-    __slots__ = ("code",)
-
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-class _Break(Exception):
-    pass
-
-
-_Fn = Callable[[_Ctx], Value]
-_Cond = Callable[[_Ctx], bool]
-_Exec = Callable[[_Ctx], object]
-
-
-def _noop(ctx: _Ctx) -> None:
+def _noop(ctx: Ctx) -> None:
     return None
 
 
 def _const(value: Value) -> _Fn:
-    def constant(ctx: _Ctx) -> Value:
+    def constant(ctx: Ctx) -> Value:
         return value
 
     return constant
 
 
-def _literal_piece(text: str) -> Callable[[_Ctx], str]:
+def _literal_piece(text: str) -> Callable[[Ctx], str]:
     return lambda ctx: text
 
 
-def _pvar_piece(get: _Fn) -> Callable[[_Ctx], str]:
+def _pvar_piece(get: _Fn) -> Callable[[Ctx], str]:
     return lambda ctx: to_text(get(ctx))
-
-
-class _Cell:
-    """Late-bound body of a route[name] block, so route() can call blocks compiled after it."""
-
-    __slots__ = ("body",)
-
-    def __init__(self) -> None:
-        self.body: _Exec = _noop
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    body: _Exec
-    line: int
-
-
-class Program:
-    """The compiled script: run any route block against a host."""
-
-    def __init__(self, entries: dict[tuple[RouteKind, str | None], _Entry]) -> None:
-        self._entries = entries
-
-    def has_route(self, kind: RouteKind, name: str | None) -> bool:
-        return (kind, name) in self._entries
-
-    def run(self, kind: RouteKind, name: str | None, host: ScriptHost) -> RunResult:
-        entry = self._entries.get((kind, name))
-        if entry is None:
-            label = kind.value if name is None else f"{kind.value}[{name}]"
-            raise ScriptRuntimeError(f"the script has no {label} block")
-        ctx = _Ctx(host)
-        host.route_entered(kind, name, entry.line)
-        try:
-            entry.body(ctx)
-        except _Return as ret:
-            return RunResult(ret.code, exited=ret.code == 0)
-        except _Stop as stop:
-            return RunResult(0, dropped=stop.dropped, exited=not stop.dropped)
-        except RecursionError:
-            raise ScriptRuntimeError("the script nests too deeply (recursion limit)") from None
-        return RunResult(1)
 
 
 def compile_script(checked: Checked) -> Program:
@@ -160,7 +80,7 @@ class _Compiler:
         self.checked = checked
         self.defines = checked.decls.define_values
         named = checked.decls.routes[RouteKind.REQUEST]
-        self.cells = {name: _Cell() for name in named if name is not None}
+        self.cells = {name: RouteCell() for name in named if name is not None}
         self._values: dict[type[Any], Callable[[Any], _Fn]] = {
             ast.StrLit: lambda e: _const(e.value), ast.IntLit: lambda e: _const(e.value),
             ast.NullLit: lambda e: _const(None),
@@ -171,11 +91,11 @@ class _Compiler:
         }
 
     def program(self) -> Program:
-        entries: dict[tuple[RouteKind, str | None], _Entry] = {}
+        entries: dict[tuple[RouteKind, str | None], Entry] = {}
         for kind, table in self.checked.decls.routes.items():
             for name, block in table.items():
                 body = self._stmt(block.body) or _noop
-                entries[(kind, name)] = _Entry(body, block.line)
+                entries[(kind, name)] = Entry(body, block.line)
                 if kind is RouteKind.REQUEST and name is not None:
                     self.cells[name].body = body
         return Program(entries)
@@ -201,14 +121,14 @@ class _Compiler:
         if isinstance(s, ast.Exit | ast.Drop):
             dropped = isinstance(s, ast.Drop)
 
-            def stop(ctx: _Ctx) -> None:
-                raise _Stop(dropped)
+            def stop(ctx: Ctx) -> None:
+                raise Stop(dropped)
 
             return stop
         if isinstance(s, ast.Break):
 
-            def brk(ctx: _Ctx) -> None:
-                raise _Break
+            def brk(ctx: Ctx) -> None:
+                raise Break
 
             return brk
         return None  # Directive: handled at load
@@ -222,14 +142,14 @@ class _Compiler:
         if len(fns) == 2:
             first, second = fns
 
-            def pair(ctx: _Ctx) -> None:
+            def pair(ctx: Ctx) -> None:
                 first(ctx)
                 second(ctx)
 
             return pair
         seq = tuple(fns)
 
-        def sequence(ctx: _Ctx) -> None:
+        def sequence(ctx: Ctx) -> None:
             for fn in seq:
                 fn(ctx)
 
@@ -241,14 +161,14 @@ class _Compiler:
         orelse = self._stmt(s.orelse) if s.orelse is not None else None
         if orelse is None:
 
-            def if_(ctx: _Ctx) -> None:
+            def if_(ctx: Ctx) -> None:
                 if cond(ctx):
                     then(ctx)
 
             return if_
         other = orelse
 
-        def if_else(ctx: _Ctx) -> None:
+        def if_else(ctx: Ctx) -> None:
             if cond(ctx):
                 then(ctx)
             else:
@@ -261,7 +181,7 @@ class _Compiler:
         body = self._stmt(s.body) or _noop
         line = s.line
 
-        def while_(ctx: _Ctx) -> None:
+        def while_(ctx: Ctx) -> None:
             count = 0
             try:
                 while cond(ctx):
@@ -271,7 +191,7 @@ class _Compiler:
                             f"line {line}: while loop ran more than {MAX_LOOP_ITERATIONS} times"
                         )
                     body(ctx)
-            except _Break:
+            except Break:
                 pass
 
         return while_
@@ -289,7 +209,7 @@ class _Compiler:
             flat.extend(f for f in map(self._stmt, case.body) if f is not None)
         body, cases, end = tuple(flat), tuple(labels), len(flat)
 
-        def switch(ctx: _Ctx) -> None:
+        def switch(ctx: Ctx) -> None:
             value = subject(ctx)
             start = default
             for label, index in cases:
@@ -301,7 +221,7 @@ class _Compiler:
             try:
                 for i in range(start, end):  # C-style fall-through until break
                     body[i](ctx)
-            except _Break:
+            except Break:
                 pass
 
         return switch
@@ -310,7 +230,7 @@ class _Compiler:
         pv, op, line = s.target.pv, s.op, s.line
         value = self._value(s.value)
 
-        def assign(ctx: _Ctx) -> None:
+        def assign(ctx: Ctx) -> None:
             ctx.host.pv_set(pv, value(ctx), op, line)
 
         return assign
@@ -322,18 +242,18 @@ class _Compiler:
                 s.value.value if isinstance(s.value, ast.IntLit) else self.defines[s.value.name])
             fixed = code if isinstance(code, int) else 1
 
-            def return_const(ctx: _Ctx) -> None:
-                raise _Return(fixed)
+            def return_const(ctx: Ctx) -> None:
+                raise Return(fixed)
 
             return return_const
         get, line = self._value(s.value), s.line
 
-        def return_var(ctx: _Ctx) -> None:
+        def return_var(ctx: Ctx) -> None:
             value = get(ctx)
             number = as_int(value)
             if number is None:
                 raise ScriptRuntimeError(f"line {line}: return needs an integer, got {value!r}")
-            raise _Return(number)
+            raise Return(number)
 
         return return_var
 
@@ -345,7 +265,7 @@ class _Compiler:
             return maker(e)
         cond = self._cond(e)  # comparisons and logic used as values give 1 / 0
 
-        def as_number(ctx: _Ctx) -> Value:
+        def as_number(ctx: Ctx) -> Value:
             return 1 if cond(ctx) else 0
 
         return as_number
@@ -353,12 +273,12 @@ class _Compiler:
     def _pv_getter(self, pv: PVar) -> _Fn:
         if pv.name in ("rc", "retcode"):
 
-            def retcode(ctx: _Ctx) -> Value:
+            def retcode(ctx: Ctx) -> Value:
                 return ctx.rc
 
             return retcode
 
-        def pv_get(ctx: _Ctx) -> Value:
+        def pv_get(ctx: Ctx) -> Value:
             return ctx.host.pv_get(pv)
 
         return pv_get
@@ -366,7 +286,7 @@ class _Compiler:
     def _binop(self, e: ast.BinOp) -> _Fn:
         left, right, op, line = self._value(e.left), self._value(e.right), e.op, e.line
 
-        def binop(ctx: _Ctx) -> Value:
+        def binop(ctx: Ctx) -> Value:
             return arith(op, left(ctx), right(ctx), line)
 
         return binop
@@ -374,12 +294,12 @@ class _Compiler:
     def _unary(self, e: ast.Unary) -> _Fn:
         operand, op, line = self._value(e.operand), e.op, e.line
 
-        def unop(ctx: _Ctx) -> Value:
+        def unop(ctx: Ctx) -> Value:
             return unary(op, operand(ctx), line)
 
         return unop
 
-    def _args_of(self, e: ast.Call) -> Callable[[_Ctx], Sequence[FunctionArg]]:
+    def _args_of(self, e: ast.Call) -> Callable[[Ctx], Sequence[FunctionArg]]:
         plans = self.checked.arg_plans[id(e)]
         static = tuple(p for p in plans if isinstance(p, FunctionArg))
         if len(static) == len(plans):
@@ -390,11 +310,11 @@ class _Compiler:
     def _call_value(self, e: ast.Call) -> _Fn:
         name, line, args_of = e.name, e.line, self._args_of(e)
 
-        def call(ctx: _Ctx) -> Value:
+        def call(ctx: Ctx) -> Value:
             code = ctx.host.call(name, args_of(ctx), line)
             ctx.rc = code
             if code == 0:
-                raise _Stop(False)
+                raise Stop(False)
             return code
 
         return call
@@ -403,37 +323,37 @@ class _Compiler:
         # Same as _call_value, duplicated to save a frame on the hottest path (if (f(...))).
         name, line, args_of = e.name, e.line, self._args_of(e)
 
-        def call_cond(ctx: _Ctx) -> bool:
+        def call_cond(ctx: Ctx) -> bool:
             code = ctx.host.call(name, args_of(ctx), line)
             ctx.rc = code
             if code == 0:
-                raise _Stop(False)
+                raise Stop(False)
             return code > 0
 
         return call_cond
 
-    def _arg_builder(self, plan: FunctionArg | FmtArg) -> Callable[[_Ctx], FunctionArg]:
+    def _arg_builder(self, plan: FunctionArg | FmtArg) -> Callable[[Ctx], FunctionArg]:
         if isinstance(plan, FunctionArg):
             return lambda ctx: plan
         expand = self._format(plan.parts)
         return lambda ctx: FunctionArg(value=expand(ctx))
 
-    def _format(self, parts: tuple[str | PVar, ...]) -> Callable[[_Ctx], str]:
+    def _format(self, parts: tuple[str | PVar, ...]) -> Callable[[Ctx], str]:
         frozen = tuple(
             _literal_piece(part) if isinstance(part, str) else _pvar_piece(self._pv_getter(part))
             for part in parts
         )
 
-        def expand(ctx: _Ctx) -> str:
+        def expand(ctx: Ctx) -> str:
             return "".join([piece(ctx) for piece in frozen])
 
         return expand
 
-    def _route_call(self, e: ast.RouteCall) -> Callable[[_Ctx], int]:
+    def _route_call(self, e: ast.RouteCall) -> Callable[[Ctx], int]:
         cell, name, line = self.cells[e.name], e.name, e.line
         request = RouteKind.REQUEST
 
-        def run_route(ctx: _Ctx) -> int:
+        def run_route(ctx: Ctx) -> int:
             if ctx.depth >= MAX_ROUTE_DEPTH:
                 raise ScriptRuntimeError(
                     f"line {line}: route({name}) nested more than {MAX_ROUTE_DEPTH} deep"
@@ -443,13 +363,13 @@ class _Compiler:
             try:
                 cell.body(ctx)
                 code = 1
-            except _Return as ret:
+            except Return as ret:
                 code = ret.code
             finally:
                 ctx.depth -= 1
             ctx.rc = code
             if code == 0:
-                raise _Stop(False)
+                raise Stop(False)
             return code
 
         return run_route
@@ -498,7 +418,7 @@ class _Compiler:
         if static is not None:
             search = static.search
 
-            def match_static(ctx: _Ctx) -> bool:
+            def match_static(ctx: Ctx) -> bool:
                 value = left(ctx)
                 found = value is not None and search(to_text(value)) is not None
                 return found != negate
@@ -506,7 +426,7 @@ class _Compiler:
             return match_static
         pattern = self._value(e.right)
 
-        def match_dynamic(ctx: _Ctx) -> bool:
+        def match_dynamic(ctx: Ctx) -> bool:
             value, regex = left(ctx), pattern(ctx)
             found = (value is not None and regex is not None
                      and dynamic_regex(to_text(regex), line).search(to_text(value)) is not None)
@@ -517,7 +437,7 @@ class _Compiler:
     def _myself(self, e: ast.Myself) -> _Cond:
         operand, negate = self._value(e.operand), e.negate
 
-        def myself(ctx: _Ctx) -> bool:
+        def myself(ctx: Ctx) -> bool:
             value = operand(ctx)
             mine = value is not None and ctx.host.is_myself(to_text(value))
             return mine != negate

@@ -24,9 +24,10 @@ from labpbx.script import ast
 from labpbx.script.checker import check
 from labpbx.script.declarations import declare
 from labpbx.script.host import RouteKind, ScriptHost, Value
-from labpbx.script.interpreter import Program, RunResult, compile_script
+from labpbx.script.interpreter import compile_script
 from labpbx.script.parser import parse_script
 from labpbx.script.report import Reporter
+from labpbx.script.runtime import Program, RunResult
 
 
 class Script:

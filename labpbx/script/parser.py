@@ -30,7 +30,7 @@ _TERMINAL_TEXT = {
     "_SEMI": "';'", "_COMMA": "','", "_COLON": "':'", "_LPAR": "'('", "_RPAR": "')'",
     "_LBRACE": "'{'", "_RBRACE": "'}'", "_LSQB": "'['", "_RSQB": "']'", "EQUAL": "'='",
     "COLON_EQUAL": "':='", "_OR": "'||'", "_AND": "'&&'", "_NOT": "'!'", "EQ_OP": "'=='",
-    "REL_OP": "'<'", "MATCH_OP": "'=~'", "BIT_OR": "'|'", "BIT_XOR": "'^'", "BIT_AND": "'&'",
+    "REL_OP": "a comparison", "MATCH_OP": "'=~'", "BIT_OR": "'|'", "BIT_XOR": "'^'", "BIT_AND": "'&'",
     "BIT_NOT": "'~'", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'",
     "PERCENT": "'%'", "NAME": "a name", "INT": "a number", "STRING": "a string",
     "PVAR": "a pseudo-variable", "RAW_VALUE": "a value", "DIRECTIVE": "a #! directive",
@@ -125,15 +125,16 @@ def _token_error(
     if before is not None and before.type == "NAME" and str(before) == "else":
         return _at(text, file, "'else' without a matching 'if' (is there a ';' before it?)",
                    before, "else")
-    if tok.type == "_ELSE":
-        return _at(text, file, "'else' without a matching 'if'", tok, value)
     if tok.type in ("EQUAL", "COLON_EQUAL") and before is not None and before.type == "NAME":
         return _at(text, file, f"cannot assign to {str(before)!r}: only pseudo-variables can be "
                    "assigned, e.g. $var(x) = 1;", before, str(before))
-    if "_SEMI" in expected and depth > 0 and before is not None and tok.type in _STATEMENT_STARTS:
+    if ("_SEMI" in expected and depth > 0 and tok.type in _STATEMENT_STARTS
+            and before is not None and before.type not in ("_SEMI", "_LBRACE", "_RBRACE")):
         return _after(text, file, "missing ';'", before, value)
     if "_RPAR" in expected and before is not None and tok.type in ("_LBRACE", "_RBRACE", "_SEMI"):
         return _after(text, file, "missing ')'", before, value)
+    if tok.type == "_ELSE":
+        return _at(text, file, "'else' without a matching 'if'", tok, value)
     what = _TERMINAL_TEXT.get(tok.type, repr(value))
     if tok.type in ("NAME", "INT", "STRING", "PVAR"):
         what = repr(value)

@@ -82,7 +82,7 @@ def check_pvar(pv: PVar) -> None:
             raise PVarError(f"${pv.name} cannot be indexed: {pv.text}")
         return
     msg = f"unknown pseudo-variable {pv.text or '$' + pv.name}"
-    close = difflib.get_close_matches(pv.name, [*PVARS, *KEYED_PVARS], n=1)
+    close = difflib.get_close_matches(pv.name, [*PVARS, *KEYED_PVARS], n=1, cutoff=0.5)
     if close:
         hint = f"${close[0]}(...)" if close[0] in KEYED_PVARS else f"${close[0]}"
         msg += f" (did you mean {hint}?)"

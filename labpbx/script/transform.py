@@ -89,10 +89,8 @@ class ToAst(Transformer_NonRecursive[Token, Any]):
             value = unescape(str(raw))
         else:
             text = str(raw).strip()
-            if re.fullmatch(r"-?[0-9]+", text):
-                value = int(text)
-            else:
-                value = _BOOL_WORDS.get(text.lower(), text)
+            is_int = re.fullmatch(r"-?[0-9]+", text) is not None
+            value = int(text) if is_int else _BOOL_WORDS.get(text.lower(), text)
         return ast.GlobalParam(**_pos(meta), name=str(name), value=value)
 
     def loadmodule(self, meta: Meta, children: list[Token]) -> ast.LoadModule:

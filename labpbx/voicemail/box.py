@@ -34,7 +34,7 @@ from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol
 from urllib.parse import unquote
 
 from labpbx.errors import SipParseError
@@ -323,7 +323,7 @@ class VoicemailMessage:
                 id=str(data["id"]), mailbox=str(data["mailbox"]), caller=str(data["caller"]),
                 caller_name=str(data.get("caller_name", "")),
                 received_at=float(data["received_at"]), duration=float(data["duration"]),
-                greeting=cast(Greeting, greeting), reason=str(data.get("reason", "")),
+                greeting=greeting, reason=str(data.get("reason", "")),
                 path=str(data["path"]), heard=heard)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a voicemail message: {exc}") from exc

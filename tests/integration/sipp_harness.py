@@ -7,11 +7,13 @@ manager form guarantees that.
 
 Scenario files live in ``tests/sipp`` (see :func:`scenario_path`).  They write
 one line per interesting event with ``<log>`` actions; with ``-trace_logs``
-sipp appends them, unbuffered, to ``<workdir>/<name>_logs.log``:
+sipp writes them to ``<workdir>/<name>_logs.log`` as they happen (readable
+while sipp runs):
 
     RURI <user> <request-uri> <call-id>    UAS: an INVITE arrived
     CANCEL <user> <call-id>                 UAS: a CANCEL arrived
     BYE <call-id>                           UAS: a BYE arrived
+    SILENT_TIMEOUT <call-id>                uas_silent: gave up waiting
     RESPONSE <code> <call-id>               UAC: a 1xx to the INVITE
     FINAL <code> <call-id>                  UAC: the final response to the INVITE
     CANCEL_OK <call-id>                     UAC: the 200 to its CANCEL
@@ -24,7 +26,8 @@ sipp exit codes (``sipp -h`` and observed with 3.6.1):
     1    at least one call failed
     97   exit on internal command, e.g. ``-timeout`` reached *without*
          ``-timeout_error``
-    99   normal exit without calls processed
+    99   normal exit without calls processed (documented; not seen in practice:
+         an idle server stopped by a signal exits 0)
     255  fatal error (``-1``): bad scenario/option, or ``-timeout`` reached
          with ``-timeout_error``
     254  fatal error binding a socket (``-2``)
@@ -90,9 +93,7 @@ def scenario_path(name: str) -> Path:
     return path
 
 
-def wait_until(
-    predicate: Callable[[], object], timeout: float, interval: float = 0.02
-) -> bool:
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.02) -> bool:
     """Poll ``predicate`` until it is truthy or ``timeout`` seconds have passed.
 
     Returns True if the predicate became truthy, False on timeout.  The
@@ -204,7 +205,7 @@ class TracedMessage:
         """Values of every ``name`` header line (case-insensitive, long form only)."""
         head = self.text.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
         prefix = name.lower() + ":"
-        return [h[len(prefix):].strip() for h in head if h.lower().startswith(prefix)]
+        return [h[len(prefix) :].strip() for h in head if h.lower().startswith(prefix)]
 
 
 class Sipp:
@@ -223,6 +224,17 @@ class Sipp:
     whole seconds, rounded up: sipp 3.6.1 truncates sub-second values and
     treats 0 as "no timeout") and ``-recv_timeout`` (per expected message).
     With ``timeout_error`` the global timeout makes sipp exit 255 instead of 97.
+    Keep ``recv_timeout_ms`` above the proxy's no-answer timer for scenarios
+    that wait through it (uac_call on a no-answer forward, uas_ring, uas_silent).
+
+    Options map to sipp flags: ``calls`` -m (None: run until stopped),
+    ``rate`` -r, ``rate_period_ms`` -rp, ``max_concurrent`` -l, ``service``
+    -s (Request-URI user of the uac_* scenarios), ``keys`` -key k v (e.g.
+    ``{"caller": "1000"}``), ``sets`` -set v x, ``duration_ms`` -d (the
+    scenarios' <pause/>: hold time, ring time, time before CANCEL).
+    Always added: -i/-mi 127.0.0.1 -bind_local, -p local_port, control
+    socket -ci 127.0.0.1 -cp <free port> (sipp's default is 0.0.0.0:8888),
+    -nostdin, and the trace files above.
     """
 
     def __init__(
@@ -241,9 +253,9 @@ class Sipp:
         keys: Mapping[str, str | int] | None = None,
         sets: Mapping[str, str | int] | None = None,
         duration_ms: int | None = None,
-        timeout: float = 10.0,
+        timeout: float = 15.0,
         timeout_error: bool = True,
-        recv_timeout_ms: int | None = 4000,
+        recv_timeout_ms: int | None = 8000,
         trace_msg: bool = True,
         trace_stat: bool = False,
         extra_args: Sequence[str] = (),
@@ -411,6 +423,10 @@ class Sipp:
     def wait_for_log(self, predicate: Callable[[list[str]], bool], timeout: float) -> bool:
         """Wait until ``predicate(self.log_lines())`` is true."""
         return wait_until(lambda: predicate(self.log_lines()), timeout)
+
+    def events(self, kind: str) -> list[list[str]]:
+        """Fields after the tag of every log line tagged ``kind`` (e.g. ``"BYE"``)."""
+        return [line.split()[1:] for line in self.log_lines() if line.split()[0] == kind]
 
     def ruri_entries(self) -> list[RuriEntry]:
         """Every INVITE a UAS scenario received (``RURI`` log lines)."""
@@ -587,9 +603,7 @@ def register_contact(
         while True:
             now = time.monotonic()
             if now >= deadline:
-                raise RegistrationError(
-                    f"no final response to REGISTER {user} from 127.0.0.1:{proxy_port}"
-                )
+                raise RegistrationError(f"no final response to REGISTER {user} from 127.0.0.1:{proxy_port}")
             if now >= next_send:
                 sock.sendto(request, (LOOPBACK, proxy_port))
                 next_send = now + interval

@@ -13,7 +13,7 @@ from labpbx.script.parser import GRAMMAR_PATH, lark_parser, parse_script
 from tests.script.conftest import main
 
 
-def sx(node: object) -> str:  # noqa: C901 - one branch per node type, on purpose
+def sx(node: object) -> str:
     """A compact, readable rendering of an AST node."""
     if isinstance(node, ast.StrLit):
         return repr(node.value)

@@ -1,0 +1,257 @@
+"""``labpbx voicemail``: the voicemail box as its own process (the tutorial's media server).
+
+    labpbx voicemail [--listen 127.0.0.1:PORT] [--rtp-port N] [--rtp-range N] [--data DIR]
+                     [--voicemail-number 2345678] [--language en|zh] [--max-length S]
+                     [--silence S] [--min-length S] [--json] [--pjsip-log FILE]
+
+Rules of this module
+  * The main thread owns pjsua2: it starts the server, pumps it every 10 ms and stops it.
+  * stdin carries commands, one JSON object per line, read by a reader thread that never calls
+    pjsua2 (PJSUA2.md: an unregistered thread would abort the process); it only queues them.
+      {"cmd": "quit"}     orderly shutdown (so does EOF on stdin, SIGTERM and SIGINT)
+      {"cmd": "status"}   answer with ComponentEvent(status="status", extra={legs, phases, …})
+    A line that is not a known command gets a ProblemEvent and is otherwise ignored.
+  * stdout carries events: with ``--json`` one event JSON object per line (labpbx.events), else
+    one human-readable line per event. What pjlib prints during libCreate is sent to stderr on
+    POSIX; consumers should still skip lines that are not JSON.
+  * Exit codes: 0 after an orderly stop, 2 for a bad command line or an address that cannot be
+    used (a ProblemEvent and ComponentEvent(status="failed") say why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from labpbx.errors import ConfigError
+from labpbx.events import ComponentEvent, Event, ProblemEvent
+from labpbx.paths import default_data_dir
+from labpbx.voicemail.box import (
+    DEFAULT_MAX_LENGTH,
+    DEFAULT_MIN_LENGTH,
+    DEFAULT_SILENCE,
+    DEFAULT_VOICEMAIL_NUMBER,
+    LANGUAGES,
+    BoxConfig,
+    MessageStore,
+    RecordingLimits,
+)
+from labpbx.voicemail.memory_store import MemoryMessageStore
+
+COMPONENT = "voicemail"
+PUMP_MS = 10
+
+StoreFactory = Callable[[Path], MessageStore]
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, colon, port_text = text.rpartition(":")
+    if not colon:
+        host, port_text = text, "0"
+    try:
+        ipaddress.IPv4Address(host)
+        port = int(port_text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not IPv4-address:port (e.g. 127.0.0.1:5080)") from exc
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range")
+    return host, port
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from exc
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 0 and 65535")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labpbx voicemail",
+        description="The LabPBX voicemail box: a SIP media server that plays the busy (b<ext>), "
+                    "unavailable (u<ext>) or default greeting and records a message.")
+    parser.add_argument("--listen", type=_listen, default=("127.0.0.1", 0), metavar="HOST:PORT",
+                        help="SIP UDP address (default 127.0.0.1:0 = any free port, reported "
+                             "in the ready event)")
+    parser.add_argument("--rtp-port", type=_port, default=0, metavar="N",
+                        help="first RTP port (default 0 = any free port)")
+    parser.add_argument("--rtp-range", type=_port, default=100, metavar="N",
+                        help="how many RTP ports from --rtp-port may be used (default 100)")
+    parser.add_argument("--data", type=Path, default=None, metavar="DIR",
+                        help="lab data directory (messages go to DIR/voicemail/<mailbox>/)")
+    parser.add_argument("--voicemail-number", default=DEFAULT_VOICEMAIL_NUMBER, metavar="USER",
+                        help="the number whose calls are filed by their Diversion header "
+                             f"(default {DEFAULT_VOICEMAIL_NUMBER})")
+    parser.add_argument("--language", choices=LANGUAGES, default="en",
+                        help="language of the shipped greetings (default en)")
+    parser.add_argument("--max-length", type=_seconds, default=DEFAULT_MAX_LENGTH, metavar="S",
+                        help=f"longest message in seconds (default {DEFAULT_MAX_LENGTH:g})")
+    parser.add_argument("--silence", type=_seconds, default=DEFAULT_SILENCE, metavar="S",
+                        help="end the message after this many seconds of silence, 0 = never "
+                             f"(default {DEFAULT_SILENCE:g})")
+    parser.add_argument("--min-length", type=_seconds, default=DEFAULT_MIN_LENGTH, metavar="S",
+                        help="shorter messages are discarded as empty "
+                             f"(default {DEFAULT_MIN_LENGTH:g})")
+    parser.add_argument("--json", action="store_true",
+                        help="events as JSON lines on stdout (for the lab supervisor)")
+    parser.add_argument("--pjsip-log", type=Path, default=None, metavar="FILE",
+                        help="write pjsip's own log (level 4) to FILE")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> BoxConfig:
+    try:
+        limits = RecordingLimits(max_length=args.max_length, silence=args.silence,
+                                 min_length=args.min_length)
+        host, port = args.listen
+        return BoxConfig(host=host, port=port, rtp_port=args.rtp_port, rtp_range=args.rtp_range,
+                         voicemail_number=args.voicemail_number, language=args.language,
+                         limits=limits)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def human_line(event: Event) -> str:
+    """One readable line for a terminal."""
+    data = event.to_dict()
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+    skip = {"v", "type", "time", "component"}
+    fields = " ".join(f"{k}={v}" for k, v in data.items() if k not in skip and v not in ("", {}))
+    return f"{stamp} {event.type:<10} {fields}"
+
+
+class _Output:
+    """Writes events to a text stream, one line each; only the pump thread writes."""
+
+    def __init__(self, stream: TextIO, as_json: bool) -> None:
+        self._stream = stream
+        self._json = as_json
+
+    def __call__(self, event: Event) -> None:
+        line = event.to_json() if self._json else human_line(event)
+        self._stream.write(line + "\n")
+        self._stream.flush()
+
+
+def _read_commands(stream: TextIO, commands: queue.SimpleQueue[dict[str, Any]]) -> None:
+    """Reader thread: JSON lines from stdin into the queue; never touches pjsua2."""
+    try:
+        for line in stream:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                command = json.loads(line)
+            except ValueError:
+                command = {"cmd": "?", "text": line}
+            commands.put(command if isinstance(command, dict) else {"cmd": "?", "text": line})
+    except (OSError, ValueError):
+        pass
+    commands.put({"cmd": "quit", "why": "end of input"})
+
+
+def _memory_store(_data_dir: Path) -> MessageStore:
+    return MemoryMessageStore()
+
+
+def main(argv: Sequence[str] | None = None, *, store_factory: StoreFactory | None = None,
+         stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """Run the voicemail box until quit / EOF / SIGTERM / SIGINT. Returns the exit code.
+
+    ``store_factory(data_dir)`` gives the MessageStore; without one, messages are indexed in
+    memory only (a ProblemEvent says so) while their WAV files are still written.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = _Output(stdout or sys.stdout, args.json)
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    data_dir: Path = args.data if args.data is not None else default_data_dir()
+    if store_factory is None:
+        store_factory = _memory_store
+        out(ProblemEvent(time.time(), COMPONENT, severity="warning",
+                         message="no message index configured: messages are indexed in memory "
+                                 "only (their WAV files are kept)"))
+    store = store_factory(data_dir)
+
+    from labpbx.voicemail.media import VoicemailServer  # pjsua2 loads only when the box runs
+
+    server = VoicemailServer(config, data_dir, store, out, log_file=args.pjsip_log)
+    commands: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+    reader = threading.Thread(target=_read_commands, args=(stdin or sys.stdin, commands),
+                              name="voicemail-stdin", daemon=True)
+    stop_reason: list[str] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Runs on the main thread between two pumps: just ask the loop to stop.
+        stop_reason.append(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            server.start()
+        except ConfigError as exc:
+            out(ProblemEvent(time.time(), COMPONENT, severity="error", message=str(exc)))
+            out(ComponentEvent(time.time(), COMPONENT, status="failed", detail=str(exc)))
+            return 2
+        reader.start()
+        while not stop_reason:
+            server.pump(PUMP_MS)
+            _handle_commands(commands, server, out, stop_reason)
+        out(ComponentEvent(time.time(), COMPONENT, status="stopping", detail=stop_reason[0],
+                           address=server.address))
+        server.stop()
+        return 0
+    finally:
+        if server.running:
+            server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _handle_commands(commands: queue.SimpleQueue[dict[str, Any]], server: Any,
+                     out: Callable[[Event], None], stop_reason: list[str]) -> None:
+    while True:
+        try:
+            command = commands.get_nowait()
+        except queue.Empty:
+            return
+        name = command.get("cmd")
+        if name == "quit":
+            stop_reason.append(str(command.get("why", "quit command")))
+        elif name == "status":
+            out(ComponentEvent(time.time(), COMPONENT, status="status", address=server.address,
+                               extra=server.status()))
+        else:
+            out(ProblemEvent(time.time(), COMPONENT, severity="warning",
+                             message=f"unknown command {name!r}", detail=json.dumps(command)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
