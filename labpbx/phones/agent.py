@@ -169,8 +169,11 @@ class PhoneAgent:
     """The extensions of one phone process. Create, ``start()``, then ``pump()`` in a loop.
 
     Every method must be called on the thread that called ``start()``. Events go to ``sink``
-    (called on that thread only).
+    (called on that thread only). One running agent per process: pjsua2 allows one Endpoint and
+    a second one aborts the process, so ``start()`` refuses while another agent runs.
     """
+
+    _running: PhoneAgent | None = None  # the process's one live Endpoint owner
 
     def __init__(self, config: AgentConfig, sink: EventSink,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -196,13 +199,16 @@ class PhoneAgent:
         self._voice: Path | None = config.voice_wav
         self.sip_port = 0
         self.ready = False
+        self._starting = False
 
     # ------------------------------------------------------------------------ life cycle
     def start(self) -> None:
         """Create endpoint, transport and accounts; REGISTERs go out at once. ConfigError on failure."""
-        if self._ep is not None:
-            raise RuntimeError("PhoneAgent already started")
+        if self._ep is not None or PhoneAgent._running is not None:
+            raise RuntimeError("a PhoneAgent is already running in this process (one pjsua2"
+                               " Endpoint per process)")
         self._owner = threading.get_ident()
+        self._starting = True  # "ready" waits until every account exists
         self._emit(ComponentEvent(time.time(), self.component, status="starting",
                                   extra={"pid": os.getpid(), "exts": list(self._cfg.exts)}))
         if self._voice is not None and not self._voice.is_file():
@@ -222,11 +228,13 @@ class PhoneAgent:
         except BaseException:
             self.shutdown("start failed")
             raise
+        self._starting = False
         self._check_ready()
 
     def _create_endpoint(self) -> None:
         ep = pj.Endpoint()
         self._ep = ep
+        PhoneAgent._running = self
         with stdout_to_stderr():
             ep.libCreate()
         cfg = pj.EpConfig()
@@ -341,6 +349,7 @@ class PhoneAgent:
         sys.last_traceback = sys.last_value = None  # hidden references must not outlive libDestroy
         ep.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
         self._ep = None
+        PhoneAgent._running = None
         del ep
         self._log_writer = None
         self.ready = False
@@ -583,7 +592,7 @@ class PhoneAgent:
         return sum(1 for leg in self._legs.values() if not leg.done)
 
     def _check_ready(self) -> None:
-        if self.ready or self._ep is None or any(
+        if self.ready or self._starting or self._ep is None or any(
                 x.policy.registers and not x.reg_started for x in self._exts.values()):
             return
         self.ready = True
@@ -633,6 +642,7 @@ class PhoneAgent:
         try:
             yield
         except Exception as exc:
+            # Only text leaves this block: the traceback's frames may hold a Call, and nothing may
+            # keep one alive past its DISCONNECTED (or past libDestroy).
             self._problem("error", f"{where}: {type(exc).__name__}: {exc}",
                           "".join(traceback.format_exception(exc)))
-            del exc  # the traceback holds frames that may hold a Call

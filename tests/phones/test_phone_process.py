@@ -257,3 +257,17 @@ class TestMedia:
         others = [goertzel(samples, f, 8000) for f in (300.0, 1000.0, 1500.0)]
         assert min(tones) > 20 * max(others), (tones, others)
         assert any(r.startswith("BYE ") for r in uas.requests)
+
+
+class TestStartFailure:
+    def test_sip_port_in_use_exits_1_with_a_failed_event(self, spawn: Spawn) -> None:
+        import socket
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            port = taken.getsockname()[1]
+            phone = spawn(["1000"], extra=["--sip-port", str(port)])
+            assert phone.proc.wait(10) == 1
+            failed = phone.wait(lambda e: e.get("status") == "failed", 5, "failed event")
+        assert f"127.0.0.1:{port}" in failed["detail"]
+        assert not any(e.get("status") == "ready" for e in phone.history)

@@ -64,3 +64,41 @@ def sound_spans(samples: list[int], rate: int, threshold: float = 300.0,
         elif loud:
             spans.append((t, t + frame))
     return spans
+
+
+def envelope(samples: list[int], rate: int, frame: float = 0.02) -> list[float]:
+    """RMS per 20 ms frame: comparable between files of different sample rates."""
+    step = int(rate * frame)
+    return [rms(samples[i:i + step]) for i in range(0, len(samples) - step + 1, step)]
+
+
+def best_correlation(a: list[float], b: list[float], max_lag: int = 50) -> tuple[float, int]:
+    """Highest Pearson correlation of envelope ``b`` against ``a`` shifted by 0..max_lag frames."""
+    best = (-1.0, 0)
+    for lag in range(max_lag + 1):
+        x = a[lag:lag + len(b)]
+        y = b[:len(x)]
+        if len(x) < 10:
+            break
+        mx, my = sum(x) / len(x), sum(y) / len(y)
+        sxy = sum((p - mx) * (q - my) for p, q in zip(x, y, strict=True))
+        sxx = sum((p - mx) ** 2 for p in x)
+        syy = sum((q - my) ** 2 for q in y)
+        if sxx and syy:
+            best = max(best, (sxy / math.sqrt(sxx * syy), lag))
+    return best
+
+
+def write_wav(path: Path, samples: list[int], rate: int = 8000) -> Path:
+    data = array("h", [max(-32768, min(32767, int(s))) for s in samples])
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(data.tobytes())
+    return path
+
+
+def tone(frequency: float, seconds: float, rate: int = 8000, amplitude: float = 0.5) -> list[int]:
+    return [int(amplitude * 32767 * math.sin(2 * math.pi * frequency * i / rate))
+            for i in range(int(seconds * rate))]
