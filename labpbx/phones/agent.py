@@ -7,13 +7,13 @@ Rules of this module (why: PJSUA2.md lists the ways this wheel aborts the proces
   that thread. Every public method checks it is called from the owner; other threads hand work over
   through the process's command queue instead (an unregistered thread calling pjsua2 aborts).
 - Callbacks fire inside API calls (``makeCall`` fires CALLING, ``hangup`` DISCONNECTED), so a leg is
-  put in ``self._legs`` before the call that may report on it.
-- A reference to every Call is kept in ``self._legs`` (a collected Call hangs up with 603). After
-  DISCONNECTED the leg is dropped on the next ``pump()``, never inside its own callback and never
-  kept as history (call slots are reused).
+  put in the Book (legs.py) before the call that may report on it.
+- A reference to every Call is kept in its Leg (a collected Call hangs up with 603). After
+  DISCONNECTED the leg is dropped at the start of the next ``pump()``, never inside its own
+  callback and never kept as history (call slots are reused).
 - Exceptions never escape a callback (pjsua2 would print them and answer 500): they become
   ProblemEvents.
-- Timers (ring before auto-answer) live in a deadline heap run by ``pump()``; no timer threads.
+- Timers (ring before auto-answer) live in a Deadlines list run by ``pump()``; no timer threads.
 - Media callbacks run on pjmedia threads: the local-audio port only moves bytes through
   LocalAudio's deques; players are created and dropped on the owner thread.
 - ``shutdown()`` follows PJSUA2.md's 17 ms sequence: hangupAllCalls, pump, drop calls and players
@@ -24,14 +24,12 @@ Rules of this module (why: PJSUA2.md lists the ways this wheel aborts the proces
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +44,18 @@ from labpbx.events import (
     ProblemEvent,
     RegistrationEvent,
 )
-from labpbx.phones.commands import PhoneError, bare_uri, request_user, resolve_target
+from labpbx.phones.commands import (
+    PhoneError,
+    bare_uri,
+    request_user,
+    resolve_target,
+    uri_user,
+)
 from labpbx.phones.config import BIND_HOST, RTP_PORT_RANGE, AgentConfig
+from labpbx.phones.legs import UNANSWERED, Book, Extension, Leg
 from labpbx.phones.localaudio import CLOCK_RATE, FRAME_MS, LocalAudio, probe
 from labpbx.phones.pacing import Deadlines, Pacer
-from labpbx.phones.policy import DEFAULT_RING_TIME, Policy, decide
+from labpbx.phones.policy import Policy, decide
 from labpbx.phones.stdio import stdout_to_stderr
 
 SHUTDOWN_DRAIN_SECONDS = 0.2
@@ -66,35 +71,7 @@ _STATES: dict[int, str] = {
     pj.PJSIP_INV_STATE_CONFIRMED: "confirmed",
     pj.PJSIP_INV_STATE_DISCONNECTED: "disconnected",
 }
-_UNANSWERED = ("incoming", "early")
-
-
-@dataclass(eq=False)
-class _Extension:
-    ext: str
-    policy: Policy
-    ring_time: float
-    account: Any = None  # _Account
-    reg_started: bool = False
-    registered: bool = False
-
-
-@dataclass(eq=False)
-class _Leg:
-    id: str
-    ext: str
-    direction: str  # "outgoing" | "incoming"
-    call: Any  # _Call: the one strong reference that keeps the pjsua2 call alive
-    call_id: str = ""
-    remote: str = ""
-    state: str = ""
-    status: int = -1
-    player: Any = None  # pj.AudioMediaPlayer playing the voice into this call
-    voice_failed: bool = False
-
-    @property
-    def done(self) -> bool:
-        return self.state == "disconnected"
+PJ_ETOOMANY = 70010  # pjlib's status for "all call slots (or socket handles) in use"
 
 
 class _LogWriter(pj.LogWriter):  # type: ignore[misc]
@@ -106,6 +83,19 @@ class _LogWriter(pj.LogWriter):  # type: ignore[misc]
             sys.stderr.write(msg if msg.endswith("\n") else msg + "\n")
         except Exception:  # a log line is never worth an abort
             pass
+
+
+class _Endpoint(pj.Endpoint):  # type: ignore[misc]
+    def __init__(self, agent: PhoneAgent) -> None:
+        super().__init__()
+        self._agent = agent
+
+    def onRejectedIncomingCall(self, prm: Any) -> None:
+        # pjsua answered an INVITE itself (e.g. 486 when every call slot is taken) without
+        # onIncomingCall: say so, or the learner only sees the caller's side of it.
+        with self._agent._guard("onRejectedIncomingCall"):
+            self._agent._on_rejected(int(prm.statusCode), str(prm.reason),
+                                     str(prm.localInfo), str(prm.remoteInfo))
 
 
 class _Account(pj.Account):  # type: ignore[misc]
@@ -182,28 +172,23 @@ class PhoneAgent:
         self._sink = sink
         self._clock = clock
         self.component = config.component or "phone-" + "-".join(config.exts)
-        self._exts: dict[str, _Extension] = {}
-        for ext in config.exts:
-            policy, ring = config.policies.get(ext, (Policy.ANSWER, DEFAULT_RING_TIME))
-            self._exts[ext] = _Extension(ext, policy, ring)
-        self._legs: dict[str, _Leg] = {}
-        self._dead: list[str] = []
+        self._book = Book(list(config.exts), config.policies)
         self._timers = Deadlines()
-        self._seq = itertools.count(1)
         self._pacer = Pacer()
         self._owner: int | None = None
         self._ep: Any = None
+        self._transport_id = -1
         self._log_writer: Any = None
         self._local: LocalAudio | None = None
         self._local_port: Any = None
         self._voice: Path | None = config.voice_wav
+        self._starting = False
         self.sip_port = 0
         self.ready = False
-        self._starting = False
 
     # ------------------------------------------------------------------------ life cycle
     def start(self) -> None:
-        """Create endpoint, transport and accounts; REGISTERs go out at once. ConfigError on failure."""
+        """Create endpoint, transport and accounts; REGISTERs go out at once. ConfigError if not."""
         if self._ep is not None or PhoneAgent._running is not None:
             raise RuntimeError("a PhoneAgent is already running in this process (one pjsua2"
                                " Endpoint per process)")
@@ -218,7 +203,7 @@ class PhoneAgent:
         try:
             self._create_endpoint()
             self._start_local_audio()
-            for x in self._exts.values():
+            for x in self._book.exts.values():
                 self._emit(PolicyEvent(time.time(), self.component, x.ext, x.policy.value,
                                        x.ring_time))
                 self._create_account(x)
@@ -232,7 +217,7 @@ class PhoneAgent:
         self._check_ready()
 
     def _create_endpoint(self) -> None:
-        ep = pj.Endpoint()
+        ep = _Endpoint(self)
         self._ep = ep
         PhoneAgent._running = self
         with stdout_to_stderr():
@@ -258,18 +243,17 @@ class PhoneAgent:
         tcfg.port = self._cfg.sip_port
         tcfg.boundAddress = BIND_HOST
         try:
-            tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+            self._transport_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
         except pj.Error as exc:
             raise ConfigError(f"cannot bind SIP port {BIND_HOST}:{self._cfg.sip_port}:"
                               f" {exc.reason}") from None
-        self._transport_id = tid
-        self.sip_port = int(str(ep.transportGetInfo(tid).localName).rsplit(":", 1)[1])
+        local = str(ep.transportGetInfo(self._transport_id).localName)
+        self.sip_port = int(local.rsplit(":", 1)[1])
         ep.libStart()
 
-    def _create_account(self, x: _Extension) -> None:
-        host = self._cfg.proxy_host
+    def _create_account(self, x: Extension) -> None:
         acfg = pj.AccountConfig()
-        acfg.idUri = f"sip:{x.ext}@{host}"
+        acfg.idUri = f"sip:{x.ext}@{self._cfg.proxy_host}"
         acfg.regConfig.registrarUri = f"sip:{self._cfg.proxy}"
         acfg.regConfig.registerOnAdd = x.policy.registers
         acfg.regConfig.timeoutSec = REGISTER_EXPIRES
@@ -328,19 +312,15 @@ class PhoneAgent:
         with contextlib.suppress(pj.Error):
             ep.hangupAllCalls()
         deadline = self._clock() + SHUTDOWN_DRAIN_SECONDS
-        while any(not leg.done for leg in self._legs.values()) and self._clock() < deadline:
+        while self._book.active() and self._clock() < deadline:
             ep.libHandleEvents(10)
         self._timers.clear()
-        for leg in self._legs.values():
-            leg.player = None
-            leg.call = None
-        self._legs.clear()
-        self._dead.clear()
+        self._book.clear()  # calls and players go before the accounts and the library
         if self._local is not None:
             self._local.stop()  # PortAudio's thread stops before the port it feeds goes away
         self._local = None
         self._local_port = None
-        for x in self._exts.values():
+        for x in self._book.exts.values():
             account, x.account = x.account, None
             if account is not None:
                 with contextlib.suppress(pj.Error):
@@ -361,18 +341,11 @@ class PhoneAgent:
         self._check_thread()
         if self._ep is None:
             raise RuntimeError("PhoneAgent is not running")
-        self._drop_dead()  # the DISCONNECTED callbacks of the previous pump have returned
+        self._book.drop_dead()  # the DISCONNECTED callbacks of the previous pump have returned
         self._ep.libHandleEvents(self._timers.wait_ms(self._clock(), timeout_ms))
         for action in self._timers.due(self._clock()):
             with self._guard("timer"):
                 action()
-
-    def _drop_dead(self) -> None:
-        while self._dead:
-            leg = self._legs.pop(self._dead.pop(), None)
-            if leg is not None:
-                leg.player = None
-                leg.call = None
 
     # ------------------------------------------------------------------------ operations
     def set_policy(self, ext: str, policy: Policy, ring_time: float) -> None:
@@ -381,7 +354,7 @@ class PhoneAgent:
         Calls already ringing keep the behaviour they started with.
         """
         self._check_thread()
-        x = self._ext(ext)
+        x = self._book.ext(ext)
         was = x.policy
         x.policy, x.ring_time = policy, ring_time
         self._emit(PolicyEvent(time.time(), self.component, ext, policy.value, ring_time))
@@ -394,10 +367,10 @@ class PhoneAgent:
     def call(self, ext: str, target: str) -> str:
         """Start an outgoing call; returns the leg id. PhoneError when it cannot be placed."""
         self._check_thread()
-        x = self._ext(ext)
+        x = self._book.ext(ext)
         if x.policy is Policy.OFFLINE:
             raise PhoneError(f"extension {ext} is offline; set another policy to call")
-        active = self._active_legs()
+        active = self._book.active()
         if active >= self._cfg.capacity:
             raise PhoneError(f"call capacity reached: {active} of {self._cfg.capacity} call legs"
                              " in use in this phone process")
@@ -410,27 +383,31 @@ class PhoneAgent:
         try:
             leg.call.makeCall(uri, pj.CallOpParam(True))
         except pj.Error as exc:
-            self._legs.pop(leg.id, None)  # never got a call slot: safe to drop now
-            leg.call = None
+            self._book.forget(leg.id)  # never got a call slot: safe to drop now
+            if exc.status == PJ_ETOOMANY:
+                # A leg hung up while ringing reports DISCONNECTED at once, but pjsua keeps its
+                # slot until the far end answers the CANCEL: our count can be below pjsua's.
+                raise PhoneError("call capacity reached: pjsua2 still holds the slots of calls"
+                                 " being torn down; retry shortly") from None
             raise PhoneError(f"cannot call {uri}: {exc.reason}") from None
         return leg.id
 
     def answer(self, leg_id: str) -> None:
         """Answer a ringing incoming leg with 200 OK."""
-        leg = self._unanswered(leg_id, "answer")
-        self._respond(leg, 200)
+        self._check_thread()
+        self._respond(self._book.unanswered(leg_id, "answer"), 200)
 
     def reject(self, leg_id: str, code: int = 486) -> None:
         """Reject a ringing incoming leg with ``code`` (400-699)."""
+        self._check_thread()
         if not 400 <= code <= 699:
             raise PhoneError(f"reject code must be 400-699, not {code}")
-        leg = self._unanswered(leg_id, "reject")
-        self._respond(leg, code)
+        self._respond(self._book.unanswered(leg_id, "reject"), code)
 
     def hangup(self, leg_id: str) -> None:
         """End a leg: CANCEL when ours is ringing, 603 when theirs is, BYE when connected."""
         self._check_thread()
-        leg = self._leg(leg_id)
+        leg = self._book.leg(leg_id)
         if leg.done:
             raise PhoneError(f"leg {leg_id} has already ended")
         try:
@@ -441,8 +418,8 @@ class PhoneAgent:
     def hangup_ext(self, ext: str) -> int:
         """Hang up every live leg of ``ext``; returns how many."""
         self._check_thread()
-        self._ext(ext)
-        legs = [leg.id for leg in self._legs.values() if leg.ext == ext and not leg.done]
+        self._book.ext(ext)
+        legs = [leg.id for leg in self._book.live_legs(ext)]
         for leg_id in legs:
             self.hangup(leg_id)
         return len(legs)
@@ -454,25 +431,18 @@ class PhoneAgent:
             self._ep.hangupAllCalls()
 
     def status(self) -> dict[str, Any]:
-        """A snapshot for the supervisor: extensions and live legs."""
-        return {
-            "address": f"{BIND_HOST}:{self.sip_port}",
-            "capacity": self._cfg.capacity,
-            "exts": {x.ext: {"policy": x.policy.value, "ring_time": x.ring_time,
-                             "registered": x.registered} for x in self._exts.values()},
-            "legs": [{"leg": leg.id, "ext": leg.ext, "direction": leg.direction,
-                      "state": leg.state, "call_id": leg.call_id, "remote": leg.remote}
-                     for leg in self._legs.values() if not leg.done],
-        }
+        """A snapshot for the supervisor: address, capacity, extensions and live legs."""
+        return {"address": f"{BIND_HOST}:{self.sip_port}", "capacity": self._cfg.capacity,
+                **self._book.snapshot()}
 
     # ------------------------------------------------------------------------ callbacks
     def _on_reg_started(self, ext: str, renew: bool) -> None:
         if renew:
-            self._exts[ext].reg_started = True
+            self._book.exts[ext].reg_started = True
             self._check_ready()
 
     def _on_reg_state(self, ext: str, code: int, reason: str, expires: int) -> None:
-        x = self._exts[ext]
+        x = self._book.exts[ext]
         x.reg_started = True  # a REGISTER that could not even be sent still counts as the attempt
         x.registered = 200 <= code < 300 and expires > 0
         self._emit(RegistrationEvent(time.time(), self.component, ext, x.registered, code,
@@ -481,8 +451,8 @@ class PhoneAgent:
 
     def _on_incoming(self, account: _Account, ext: str, prm: Any) -> None:
         # Keep the Call referenced before anything can report on it (a collected Call hangs up).
-        leg = self._new_leg(ext, "incoming", lambda leg_id: _Call(account, self, leg_id,
-                                                                  prm.callId))
+        leg = self._new_leg(ext, "incoming",
+                            lambda leg_id: _Call(account, self, leg_id, prm.callId))
         info = leg.call.getInfo()
         leg.call_id, leg.remote = str(info.callIdString), bare_uri(str(info.remoteUri))
         self._set_state(leg, "incoming", 0, "")
@@ -491,25 +461,32 @@ class PhoneAgent:
             # pjsua gives a call for an unknown user to the default account: refuse it instead.
             self._respond(leg, 404, "Not Found")
             return
-        x = self._exts[ext]
-        decision = decide(x.policy, x.ring_time, self._active_legs() - 1, self._cfg.capacity)
+        x = self._book.exts[ext]
+        decision = decide(x.policy, x.ring_time, self._book.active() - 1, self._cfg.capacity)
         if decision.final is not None:
             self._respond(leg, decision.final, decision.reason)
             return
         if decision.provisional is not None:
             self._respond(leg, decision.provisional)
         if decision.answer_after is not None:
-            leg_id = leg.id
+            leg_id = leg.id  # the timer holds the id, never the Call
             self._timers.add(self._clock() + decision.answer_after,
                              lambda: self._auto_answer(leg_id))
 
+    def _on_rejected(self, code: int, reason: str, local: str, remote: str) -> None:
+        ext = uri_user(bare_uri(local)) or "?"
+        why = (f"this phone process holds {self._book.active()} of {self._cfg.capacity} call"
+               " legs" if code == 486 else "refused by the SIP stack")
+        self._problem("warning", f"{ext}: incoming call from {bare_uri(remote)} answered"
+                      f" {code} {reason}: {why}")
+
     def _auto_answer(self, leg_id: str) -> None:
-        leg = self._legs.get(leg_id)
-        if leg is not None and leg.state in _UNANSWERED:
+        leg = self._book.legs.get(leg_id)
+        if leg is not None and leg.call is not None and leg.state in UNANSWERED:
             self._respond(leg, 200)
 
     def _on_call_state(self, leg_id: str, call: Any) -> None:
-        leg = self._legs.get(leg_id)
+        leg = self._book.legs.get(leg_id)
         if leg is None:
             return
         info = call.getInfo()
@@ -521,16 +498,14 @@ class PhoneAgent:
         self._set_state(leg, state, int(info.lastStatusCode), str(info.lastReason))
         if state == "confirmed":
             self._attach_media(leg, info)
-        elif state == "disconnected":
-            self._dead.append(leg_id)  # dropped on the next pump, outside this callback
 
     def _on_call_media(self, leg_id: str, call: Any) -> None:
-        leg = self._legs.get(leg_id)
+        leg = self._book.legs.get(leg_id)
         if leg is not None and not leg.done:
             self._attach_media(leg, call.getInfo())
 
     # ------------------------------------------------------------------------ helpers
-    def _attach_media(self, leg: _Leg, info: Any) -> None:
+    def _attach_media(self, leg: Leg, info: Any) -> None:
         """Once confirmed with active audio: local sound if any, else the looped voice WAV."""
         if int(info.state) != pj.PJSIP_INV_STATE_CONFIRMED:
             return
@@ -555,19 +530,17 @@ class PhoneAgent:
                 leg.player = player
             leg.player.startTransmit(audio)
 
-    def _new_leg(self, ext: str, direction: str, make: Callable[[str], Any]) -> _Leg:
-        leg_id = f"{ext}-{next(self._seq)}"
-        leg = _Leg(leg_id, ext, direction, call=None)
-        self._legs[leg_id] = leg
+    def _new_leg(self, ext: str, direction: str, make: Callable[[str], Any]) -> Leg:
+        leg = self._book.add_leg(ext, direction)
         try:
-            leg.call = make(leg_id)
+            leg.call = make(leg.id)
         except BaseException:
-            del self._legs[leg_id]
+            self._book.forget(leg.id)
             raise
         self._pacer.record(self._clock())
         return leg
 
-    def _respond(self, leg: _Leg, code: int, reason: str = "") -> None:
+    def _respond(self, leg: Leg, code: int, reason: str = "") -> None:
         prm = pj.CallOpParam()
         prm.statusCode = code
         if reason:
@@ -580,20 +553,13 @@ class PhoneAgent:
         except pj.Error as exc:
             raise PhoneError(f"cannot answer {leg.id} with {code}: {exc.reason}") from None
 
-    def _set_state(self, leg: _Leg, state: str, status: int, reason: str) -> None:
-        # pjsua may report INCOMING again (e.g. with 100 Trying) and repeat states: one event each.
-        if (state == leg.state and (state == "incoming" or status == leg.status)) or leg.done:
-            return
-        leg.state, leg.status = state, status
-        self._emit(CallStateEvent(time.time(), self.component, leg.ext, leg.id, leg.call_id,
-                                  leg.direction, state, leg.remote, status, reason))
-
-    def _active_legs(self) -> int:
-        return sum(1 for leg in self._legs.values() if not leg.done)
+    def _set_state(self, leg: Leg, state: str, status: int, reason: str) -> None:
+        if self._book.transition(leg, state, status):
+            self._emit(CallStateEvent(time.time(), self.component, leg.ext, leg.id, leg.call_id,
+                                      leg.direction, state, leg.remote, status, reason))
 
     def _check_ready(self) -> None:
-        if self.ready or self._starting or self._ep is None or any(
-                x.policy.registers and not x.reg_started for x in self._exts.values()):
+        if self.ready or self._starting or self._ep is None or not self._book.all_started():
             return
         self.ready = True
         self._emit(ComponentEvent(time.time(), self.component, status="ready",
@@ -601,28 +567,6 @@ class PhoneAgent:
                                   extra={"exts": list(self._cfg.exts), "pid": os.getpid(),
                                          "sip_port": self.sip_port,
                                          "rtp_port": self._cfg.rtp_port}))
-
-    def _ext(self, ext: str) -> _Extension:
-        try:
-            return self._exts[ext]
-        except KeyError:
-            raise PhoneError(f"this phone has no extension {ext!r}"
-                             f" (it has {', '.join(self._exts)})") from None
-
-    def _leg(self, leg_id: str) -> _Leg:
-        leg = self._legs.get(leg_id)
-        if leg is None or leg.call is None:
-            raise PhoneError(f"no call leg {leg_id!r}")
-        return leg
-
-    def _unanswered(self, leg_id: str, what: str) -> _Leg:
-        self._check_thread()
-        leg = self._leg(leg_id)
-        if leg.direction != "incoming" or leg.state not in _UNANSWERED:
-            raise PhoneError(f"cannot {what} {leg_id}: it is an {leg.direction} leg in state"
-                             f" {leg.state!r}; only a ringing incoming leg can be answered"
-                             " or rejected")
-        return leg
 
     def _check_thread(self) -> None:
         if self._owner is not None and threading.get_ident() != self._owner:

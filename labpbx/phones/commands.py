@@ -207,18 +207,24 @@ def is_loopback(host: str) -> bool:
             and all(p.isdigit() and int(p) <= 255 for p in parts))
 
 
-_REQUEST_USER_RE = re.compile(r"^[A-Z]+\s+sips?:([^@;>\s]+)@")
+_URI_USER_RE = re.compile(r"^sips?:([^@;>\s]+)@")
 
 
 def bare_uri(name_addr: str) -> str:
-    """``"Bob" <sip:1001@127.0.0.1>;tag=x`` → ``sip:1001@127.0.0.1``: one form for both directions."""
+    """``"Bob" <sip:1001@127.0.0.1>;tag=x`` → ``sip:1001@127.0.0.1`` (one form both ways)."""
     start, end = name_addr.find("<"), name_addr.find(">")
     if 0 <= start < end:
         return name_addr[start + 1:end]
     return name_addr.split(";", 1)[0].strip()
 
 
+def uri_user(uri: str) -> str | None:
+    """The user part of a sip: URI (``sip:1001@127.0.0.1`` → ``1001``), or None."""
+    match = _URI_USER_RE.match(uri.strip())
+    return match.group(1) if match else None
+
+
 def request_user(message: str) -> str | None:
     """The user part of a request's Request-URI (from its start line), or None when it has none."""
-    match = _REQUEST_USER_RE.match(message)
-    return match.group(1) if match else None
+    parts = message.split(None, 2)
+    return uri_user(parts[1]) if len(parts) >= 2 else None

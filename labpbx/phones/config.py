@@ -56,7 +56,8 @@ class AgentConfig:
             check_ext(ext)
         unknown = set(self.policies) - set(self.exts)
         if unknown:
-            raise ConfigError(f"policy for an extension this phone does not have: {sorted(unknown)}")
+            raise ConfigError(f"policy for an extension this phone does not have:"
+                              f" {sorted(unknown)}")
         if not is_loopback(self.proxy_host):
             raise ConfigError(f"proxy host {self.proxy_host!r} is not a 127.x address")
         for name, port in (("proxy", self.proxy_port), ("SIP", self.sip_port),

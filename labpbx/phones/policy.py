@@ -26,7 +26,7 @@ MAX_RING_TIME = 600.0
 
 
 class Policy(enum.Enum):
-    """An extension's answering policy; the value is the word used on the command line and in JSON."""
+    """An extension's answering policy; the value is the word used on command lines and JSON."""
 
     ANSWER = "answer"  # 180, then 200 after ring_time seconds
     BUSY = "busy"  # 486 Busy Here at once
@@ -98,7 +98,8 @@ def decide(policy: Policy, ring_time: float, active_legs: int, capacity: int) ->
 def check_ring_time(value: float) -> float:
     """Validate a ring time in seconds (0 = answer at once)."""
     if not math.isfinite(value) or value < 0 or value > MAX_RING_TIME:
-        raise ConfigError(f"ring time must be between 0 and {MAX_RING_TIME:g} seconds, not {value!r}")
+        raise ConfigError(f"ring time must be between 0 and {MAX_RING_TIME:g} seconds,"
+                          f" not {value!r}")
     return float(value)
 
 

@@ -5,12 +5,20 @@ Rules of this module:
   so pjsua2): it pumps the agent every ``PUMP_MS`` and runs the commands it finds in the queue.
   The reader thread only reads stdin, parses each line (pure) and puts the result on the queue.
 - stdout carries events only: one JSON object per line with ``--json``, one human-readable line
-  otherwise. pjlib may still print a banner while it starts; consumers ignore non-JSON lines.
-  pjsua2's own log goes to stderr.
+  otherwise. pjlib's start-up banner is diverted to stderr (stdio.py); where that cannot be done
+  (no C stdio to flush, e.g. Windows) it lands on stdout, so consumers ignore non-JSON lines.
+  pjsua2's own log goes to stderr (``--pj-log-level``, default 1 = errors).
 - EOF on stdin (the supervisor died or closed the pipe), a ``quit`` command, SIGTERM, SIGINT and a
   broken stdout all end the same way: the agent's orderly shutdown, then exit code 0.
 - Every command is answered by one ComponentEvent: status "ack" (extra: id, cmd and results such
-  as "leg") or status "error" (detail: why; extra: id, cmd).
+  as "leg") or status "error" (detail: why; extra: id, cmd). The commands are in commands.py.
+
+Events, in the order a supervisor sees them (labpbx.events): ComponentEvent "starting" (pid),
+"audio" (local sound on/off and why), PolicyEvent per extension, ComponentEvent "ready" (address
+127.0.0.1:<sip port>, extra.exts) once every registering account has sent its first REGISTER,
+RegistrationEvent per extension on each REGISTER answer; then CallStateEvent per leg change,
+PolicyEvent on change, ProblemEvent for trouble; finally "stopping" (detail: why) and "stopped".
+A start that fails emits "failed" (detail) and exits 1.
 """
 
 from __future__ import annotations
@@ -21,13 +29,14 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
 from labpbx.errors import ConfigError
-from labpbx.events import ComponentEvent, Event
+from labpbx.events import ComponentEvent, Event, ProblemEvent
 from labpbx.phones.agent import PhoneAgent
 from labpbx.phones.commands import (
     AnswerCommand,
@@ -129,7 +138,8 @@ class EventWriter:
 def format_human(event: Event) -> str:
     """``13:20:44.496 phone-1000 call ext=1000 leg=1000-1 state=confirmed …``"""
     data = event.to_dict()
-    stamp = time.strftime("%H:%M:%S", time.localtime(event.time)) + f".{int(event.time % 1 * 1000):03d}"
+    millis = int(event.time % 1 * 1000)
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.time)) + f".{millis:03d}"
     parts = [stamp, event.component, event.type]
     for key, value in data.items():
         if key in ("v", "type", "time", "component") or value in ("", {}, None):
@@ -261,6 +271,13 @@ def _handle(agent: PhoneAgent, out: EventWriter, command: Command,
         result = run_command(agent, command)
     except PhoneError as exc:
         out(_error(agent.component, command.id, command.name, str(exc)))
+        return
+    except Exception as exc:  # a bug or an unexpected pjsua2 error: report it, keep the phone up
+        out(_error(agent.component, command.id, command.name,
+                   f"internal error: {type(exc).__name__}: {exc}"))
+        out(ProblemEvent(time.time(), agent.component, "error",
+                         f"command {command.name} failed unexpectedly",
+                         "".join(traceback.format_exception(exc))))
         return
     out(_ack(agent.component, command.id, command.name, result))
     if isinstance(command, QuitCommand):

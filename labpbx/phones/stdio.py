@@ -25,11 +25,16 @@ def stdout_to_stderr() -> Iterator[None]:
         libc = ctypes.CDLL(None)
         sys.stdout.flush()
         saved = os.dup(1)
-    except (OSError, AttributeError, ValueError):
+    except (OSError, AttributeError, TypeError, ValueError):
         yield
         return
     try:
         os.dup2(2, 1)
+    except OSError:  # no stderr to borrow: leave stdout as it is
+        os.close(saved)
+        yield
+        return
+    try:
         yield
     finally:
         with contextlib.suppress(Exception):

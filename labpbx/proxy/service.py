@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -90,7 +91,12 @@ class ProxyService:
         if self.store is not None:
             with contextlib.suppress(StoreError):
                 self.store.location_clear()  # bindings of an earlier run are stale (usrloc db_mode 0)
-        self._transport, self.endpoint = await open_udp(self.engine, self.config.listen)
+        self._transport, self.endpoint = await open_udp(self.engine, self.config.listen,
+                                                        self._internal_error)
+
+    def _internal_error(self, where: str, exc: Exception) -> None:
+        detail = "".join(traceback.format_exception(exc))
+        self.engine.problem("error", f"internal error while handling a {where} event: {exc!r}", detail)
 
     def stop(self) -> None:
         if self._transport is not None:

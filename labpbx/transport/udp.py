@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import Protocol, cast
 
 from labpbx.errors import ConfigError
@@ -23,21 +24,32 @@ class DatagramEngine(Protocol):
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
-    def __init__(self, engine: DatagramEngine, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, engine: DatagramEngine, loop: asyncio.AbstractEventLoop,
+                 on_error: Callable[[str, Exception], None] | None = None) -> None:
         self.engine = engine
+        self.on_error = on_error
         self.loop = loop
         self.transport: asyncio.DatagramTransport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.send_errors = 0
+        self.internal_errors = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # asyncio's selector datagram transport does not subclass DatagramTransport
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self.engine.receive_datagram(data, (str(addr[0]), int(str(addr[1]))), self.loop.time())
+        try:
+            self.engine.receive_datagram(data, (str(addr[0]), int(str(addr[1]))), self.loop.time())
+        except Exception as exc:  # a bug must cost one message, never the whole proxy
+            self._report("receive", exc)
         self.flush()
+
+    def _report(self, where: str, exc: Exception) -> None:
+        self.internal_errors += 1
+        if self.on_error is not None:
+            self.on_error(where, exc)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors on an unconnected UDP socket (e.g. port unreachable): nothing to retry here;
@@ -76,12 +88,16 @@ class UdpEndpoint(asyncio.DatagramProtocol):
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        self.engine.handle_timer(self.loop.time())
+        try:
+            self.engine.handle_timer(self.loop.time())
+        except Exception as exc:
+            self._report("timer", exc)
         self.flush()
 
 
-async def open_udp(engine: DatagramEngine, listen: Addr) -> tuple[asyncio.DatagramTransport,
-                                                                   UdpEndpoint]:
+async def open_udp(engine: DatagramEngine, listen: Addr,
+                   on_error: Callable[[str, Exception], None] | None = None,
+                   ) -> tuple[asyncio.DatagramTransport, UdpEndpoint]:
     """Bind ``listen`` (a clear ConfigError if the port is taken) and start serving ``engine``."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET6 if ":" in listen[0] else socket.AF_INET, socket.SOCK_DGRAM)
@@ -93,5 +109,5 @@ async def open_udp(engine: DatagramEngine, listen: Addr) -> tuple[asyncio.Datagr
                           " (is another proxy already running there?)") from exc
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: UdpEndpoint(engine, loop), sock=sock)
+        lambda: UdpEndpoint(engine, loop, on_error), sock=sock)
     return transport, protocol

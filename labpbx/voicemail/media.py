@@ -21,9 +21,23 @@ One call leg, in order
   up, at ``max_length``, or after ``silence`` seconds without sound (measured on the tap's frames,
   which arrive as they are recorded, so there is no waiting for pjmedia's WAV buffer) → the
   DISCONNECTED callback marks the leg, and right after ``libHandleEvents`` (never inside the
-  callback) the Call, players, tap and recorder are dropped. Only then is the WAV complete
-  (pjmedia writes the header sizes when the recorder is destroyed), so only then is it measured,
+  callback, and before any further libHandleEvents can reuse the call slot) the Call, players,
+  tap and recorder are dropped. Measured with this wheel: dropping a recorder only queues its
+  removal on the conference bridge; pjmedia closes the file and writes the RIFF sizes on the
+  bridge's next clock tick (~20 ms later). So the leg waits, pump by pump, until the header
+  matches the file (greetings.wav_complete, 2 s at most), and only then is the WAV measured,
   trimmed, stored through the MessageStore and announced (VoicemailEvent, MwiEvent).
+
+Events (component "voicemail"), per leg in order
+  CallStateEvent incoming/early/connecting/confirmed/disconnected; ``ext`` is the Request-URI user
+  as received (b1001), ``leg`` the box's id (vm1, vm2 …), ``reason`` of "disconnected" says who
+  ended it: "caller hung up", "silence", "max-length", "shutdown", "no media", "timeout".
+  VoicemailEvent status "greeting" (``path`` = the file played), "recording" (``message_id``,
+  ``path`` relative to the data dir), then one of: "stored" (+ ``duration``; then MwiEvent with the
+  store's counts), "empty" (nothing kept: ``reason`` says why, e.g. "hung up during the greeting",
+  "no sound", "shorter than 0.5 s"), "failed" (recorded but not indexed / unreadable). For
+  greeting/recording/stored ``reason`` is the forwarding reason (MailboxTarget.reason).
+  VoicemailEvent "refused" (``reason`` "486 Busy Here: all 4 call legs are in use") when full.
 
 Capacity
   This wheel has 4 call legs per process. ``maxCalls`` is set to the configured legs, pjsua answers
@@ -181,6 +195,7 @@ class _Tap(pj.AudioMediaPort):  # type: ignore[misc]
 @dataclass(eq=False)
 class _Leg:
     leg_id: str
+    slot: int  # pjsua call id: the call slot this leg occupies
     call: Any
     invite: IncomingInvite
     target: MailboxTarget
@@ -220,6 +235,7 @@ class VoicemailServer:
         self._legs: dict[str, _Leg] = {}
         self._ended: list[str] = []
         self._closing: list[tuple[_Leg, float]] = []  # (leg, give-up time): WAVs being closed
+        self._parked: dict[int, list[Any]] = {}  # slot → ended Calls whose slot was reused
         self._next_leg = 1
         self._ep: Any = None
         self._account: Any = None
@@ -307,7 +323,7 @@ class VoicemailServer:
 
     def status(self) -> dict[str, Any]:
         return {"address": self._address, "legs": len(self._legs),
-                "max_legs": self.config.max_legs,
+                "closing": len(self._closing), "max_legs": self.config.max_legs,
                 "phases": {leg.leg_id: leg.phase for leg in self._legs.values()}}
 
     def stop(self) -> None:
@@ -332,6 +348,7 @@ class VoicemailServer:
         while self._closing:  # let the bridge close the last WAVs before the library goes
             self._ep.libHandleEvents(10)
             self._finish_ended()
+        self._parked.clear()  # every call is over: ~Call only clears free slots now
         self._destroy_endpoint()
         self._emit(ComponentEvent(time.time(), COMPONENT, status="stopped",
                                   address=self._address))
@@ -419,13 +436,18 @@ class VoicemailServer:
         leg.recorder = None
         leg.player = None
         leg.audio = None
-        leg.call = None
+        if leg.call is not None:  # the slot's owner: its parked predecessors can go first
+            self._parked.pop(leg.slot, None)
+            leg.call = None
 
     def _finish(self, leg: _Leg) -> None:
         target = leg.target
         if not leg.rel_path:
-            why = {"answering": "hung up before the greeting", "greeting": "hung up during the "
-                   "greeting", "beep": "hung up during the tone"}.get(leg.phase, leg.end_cause)
+            why = leg.end_cause
+            if why == "caller hung up":
+                why = {"answering": "hung up before the greeting",
+                       "greeting": "hung up during the greeting",
+                       "beep": "hung up during the tone"}.get(leg.phase, why)
             self._leg_event(leg, "empty", reason=why)
             return
         path = self.data_dir / leg.rel_path
@@ -495,8 +517,9 @@ class VoicemailServer:
         target = self._resolve(invite)
         leg_id = f"vm{self._next_leg}"
         self._next_leg += 1
+        self._park_stale_calls(prm.callId)
         call = _Call(self._account, prm.callId, self, leg_id)
-        leg = _Leg(leg_id, call, invite, target, received_at=time.time(),
+        leg = _Leg(leg_id, prm.callId, call, invite, target, received_at=time.time(),
                    deadline=time.monotonic() + NO_MEDIA_TIMEOUT)
         # Keep the Call referenced from here on: a collected Call hangs up with 603.
         self._legs[leg_id] = leg
@@ -507,6 +530,20 @@ class VoicemailServer:
             return
         self._answer(call, 180)
         self._answer(call, 200)
+
+    def _park_stale_calls(self, slot: int) -> None:
+        """Keep an ended Call alive while pjsua reuses its slot for a new call.
+
+        A BYE and a new INVITE read in one libHandleEvents (the box was full) can hand the new
+        call the slot of a call whose Call object we have not dropped yet. Destroying that object
+        would clear the slot's user data and hang up the new call (~Call does both). So it is
+        parked, and destroyed only when the slot's new owner is released, once that call too is
+        over (then ~Call touches a free slot).
+        """
+        for leg in self._legs.values():
+            if leg.slot == slot and leg.disconnected and leg.call is not None:
+                self._parked.setdefault(slot, []).append(leg.call)
+                leg.call = None
 
     @staticmethod
     def _answer(call: Any, code: int) -> None:

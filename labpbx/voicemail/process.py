@@ -14,8 +14,9 @@ Rules of this module
   * stdout carries events: with ``--json`` one event JSON object per line (labpbx.events), else
     one human-readable line per event. What pjlib prints during libCreate is sent to stderr on
     POSIX; consumers should still skip lines that are not JSON.
-  * Exit codes: 0 after an orderly stop, 2 for a bad command line or an address that cannot be
-    used (a ProblemEvent and ComponentEvent(status="failed") say why).
+  * Exit codes: 0 after an orderly stop, 2 for a bad command line, an address that cannot be
+    used or a message index that cannot be opened (a ProblemEvent and
+    ComponentEvent(status="failed") say why).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from labpbx.errors import ConfigError
+from labpbx.errors import ConfigError, LabPbxError
 from labpbx.events import ComponentEvent, Event, ProblemEvent
 from labpbx.paths import default_data_dir
 from labpbx.voicemail.box import (
@@ -198,7 +199,13 @@ def main(argv: Sequence[str] | None = None, *, store_factory: StoreFactory | Non
         out(ProblemEvent(time.time(), COMPONENT, severity="warning",
                          message="no message index configured: messages are indexed in memory "
                                  "only (their WAV files are kept)"))
-    store = store_factory(data_dir)
+    try:
+        store = store_factory(data_dir)
+    except LabPbxError as exc:
+        out(ProblemEvent(time.time(), COMPONENT, severity="error",
+                         message=f"cannot open the message index: {exc}"))
+        out(ComponentEvent(time.time(), COMPONENT, status="failed", detail=str(exc)))
+        return 2
 
     from labpbx.voicemail.media import VoicemailServer  # pjsua2 loads only when the box runs
 

@@ -21,13 +21,14 @@ Addr = tuple[str, int]
 class ProxyProcess:
     def __init__(self, data_dir: Path, listen: Addr, media: Addr, *, fr_timeout: float = 2.0,
                  fr_inv_timeout: float = 3.0, script: Path | None = None,
-                 extra: list[str] | None = None) -> None:
+                 extra: list[str] | None = None, trace: bool = True) -> None:
         self.events_path = data_dir / "events.jsonl"
         self.listen = listen
         args = [sys.executable, "-m", "labpbx.cli", "--data", str(data_dir), "proxy",
                 "--listen", f"{listen[0]}:{listen[1]}", "--media", f"{media[0]}:{media[1]}",
-                "--fr-timeout", str(fr_timeout), "--fr-inv-timeout", str(fr_inv_timeout),
-                "--events", str(self.events_path), "--trace-sip"]
+                "--fr-timeout", str(fr_timeout), "--fr-inv-timeout", str(fr_inv_timeout)]
+        if trace:
+            args += ["--events", str(self.events_path), "--trace-sip"]
         if script is not None:
             args += ["--script", str(script)]
         args += extra or []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,19 +33,23 @@ def spawn(registrar: FakeRegistrar) -> Iterator[Spawn]:
     """Start phone processes pointed at the fake registrar; each must exit 0 on EOF at teardown."""
     started: list[PhoneProcess] = []
 
-    def _spawn(exts: Sequence[str], policies: Sequence[str] = (),
-               extra: Sequence[str] = ()) -> PhoneProcess:
-        phone = PhoneProcess(registrar.address, exts, policies, extra)
+    def _spawn(exts: Sequence[str], policies: Sequence[str] = (), extra: Sequence[str] = (),
+               **options: Any) -> PhoneProcess:
+        phone = PhoneProcess(registrar.address, exts, policies, extra, **options)
         started.append(phone)
         return phone
 
     yield _spawn
-    codes: list[int | str] = []
+    failures: list[str] = []
     for phone in started:
         try:
-            codes.append(phone.close())
+            code = phone.close()
         except AssertionError as exc:  # killed by PID inside close(); report after the others
-            codes.append(str(exc))
+            failures.append(str(exc))
+            continue
+        if code != phone.expected_exit:
+            failures.append(f"phone {phone.proc.pid} exited {code}\n{phone.describe()}")
     for phone in started:
+        phone.stderr.close()
         assert phone.proc.returncode is not None, f"phone {phone.proc.pid} still running"
-    assert all(code == 0 for code in codes), codes
+    assert not failures, "\n".join(failures)

@@ -7,6 +7,7 @@ matches (no sleeping for correctness); ``close()`` always leaves no child proces
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -123,18 +124,20 @@ class PhoneProcess:
     """``python -m labpbx.phones --json …`` as a child process."""
 
     def __init__(self, proxy: str, exts: Sequence[str], policies: Sequence[str] = (),
-                 extra: Sequence[str] = ()) -> None:
-        args = [sys.executable, "-m", "labpbx.phones", "--json", "--proxy", proxy]
+                 extra: Sequence[str] = (), module: str = "labpbx.phones",
+                 env: dict[str, str] | None = None) -> None:
+        args = [sys.executable, "-m", module, "--json", "--proxy", proxy]
         for ext in exts:
             args += ["--ext", ext]
         for policy in policies:
             args += ["--policy", policy]
         args += list(extra)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - the fixture closes it
         self.started = time.monotonic()
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.stderr)
+        self.expected_exit = 0  # what close() should see; a test expecting a failure changes it
         self.history: list[Event] = []
         self.arrival: list[float] = []
         self.noise: list[str] = []  # non-JSON stdout lines (pjlib's banner, if any)
@@ -205,6 +208,21 @@ class PhoneProcess:
                     raise AssertionError(f"no {what} within {timeout} s\n{self.describe()}")
                 self._cond.wait(left)
 
+    def wait_count(self, predicate: Predicate, count: int, timeout: float, what: str,
+                   since: int = 0) -> list[Event]:
+        """Wait until ``count`` events from index ``since`` on match; returns them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [e for e in self.history[since:] if predicate(e)]
+                if len(found) >= count:
+                    return found[:count]
+                left = deadline - time.monotonic()
+                if left <= 0 or self._eof:
+                    raise AssertionError(f"{len(found)} of {count} {what} within {timeout} s\n"
+                                         f"{self.describe()}")
+                self._cond.wait(left)
+
     def leg_state(self, leg: str, state: str, timeout: float = 5.0, **fields: Any) -> Event:
         return self.wait(lambda e: e["type"] == "call" and e["leg"] == leg and e["state"] == state
                          and all(e.get(k) == v for k, v in fields.items()),
@@ -227,7 +245,10 @@ class PhoneProcess:
         return f"events:\n{events}\nnoise: {self.noise}\nstderr:\n{err}"
 
     def close(self, timeout: float = 5.0) -> int:
-        """Close stdin (orderly shutdown); kill by PID if it does not exit. Returns the exit code."""
+        """Close stdin (orderly shutdown); kill by PID if it does not exit. Returns the exit code.
+
+        The caller (the fixture) closes ``self.stderr`` afterwards.
+        """
         try:
             if self.proc.stdin is not None and not self.proc.stdin.closed:
                 self.proc.stdin.close()
@@ -243,7 +264,6 @@ class PhoneProcess:
             self._reader.join(2)
             if self.proc.stdout is not None:
                 self.proc.stdout.close()
-            self.stderr.close()
         assert self.proc.returncode is not None
         return code
 
@@ -263,7 +283,8 @@ class FakeUas:
     """A minimal SIP UAS on 127.0.0.1: answers any INVITE 200 OK with a PCMU-only SDP answer,
     records the RTP it receives, answers BYE 200. Just enough to hear what a phone plays."""
 
-    def __init__(self) -> None:
+    def __init__(self, echo: bool = False) -> None:
+        self.echo = echo  # send every RTP packet back (with another SSRC): the phone hears itself
         self.sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sip.bind(("127.0.0.1", 0))
         self.sip.settimeout(0.05)
@@ -316,11 +337,13 @@ class FakeUas:
     def _serve_rtp(self) -> None:
         while not self._stop.is_set():
             try:
-                data, _ = self.rtp.recvfrom(65535)
+                data, source = self.rtp.recvfrom(65535)
             except TimeoutError:
                 continue
             except OSError:
                 return
+            if self.echo and len(data) > 12:
+                self.rtp.sendto(data[:8] + b"ECHO" + data[12:], source)
             with self._cond:
                 self.packets.append(data)
                 self._cond.notify_all()
@@ -346,3 +369,29 @@ class FakeUas:
             thread.join(2)
         self.sip.close()
         self.rtp.close()
+
+
+def udp_sockets_of(pid: int) -> list[tuple[str, int]] | None:
+    """The local (address, port) of every UDP socket process ``pid`` holds; None off Linux."""
+    proc = Path(f"/proc/{pid}")
+    if not (proc / "net" / "udp").exists():
+        return None
+    inodes = set()
+    for fd in (proc / "fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = []
+    for table in ("udp", "udp6"):
+        path = proc / "net" / table
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                hex_addr, hex_port = fields[1].split(":")
+                ipv4 = table == "udp"  # /proc stores IPv4 addresses little-endian in hex
+                addr = socket.inet_ntoa(bytes.fromhex(hex_addr)[::-1]) if ipv4 else hex_addr
+                found.append((addr, int(hex_port, 16)))
+    return found

@@ -58,7 +58,7 @@ from labpbx.phones.process import EventWriter, format_human, main  # noqa: E402
         (["--proxy", "127.0.0.1", "--ext", "1000"], "not HOST:PORT"),
         (["--proxy", "127.0.0.1:5060", "--ext", "1000", "--policy", "1000=nap"],
          "unknown policy"),
-        (["--proxy", "127.0.0.1:5060", *sum((["--ext", str(1000 + i)] for i in range(9)), [])],
+        (["--proxy", "127.0.0.1:5060", *[a for i in range(9) for a in ("--ext", str(1000 + i))]],
          "at most 8"),
         (["--proxy", "10.1.1.1:5060", "--ext", "1000"], "not a 127.x"),
     ],

@@ -29,7 +29,7 @@ def test_pattern_is_two_seconds_of_two_tones() -> None:
 
 def test_shipped_wav_is_the_generated_one(tmp_path: Path) -> None:
     shipped = voice_path()
-    assert shipped.is_file(), "assets/audio/caller_voice.wav is missing: python -m labpbx.phones.voice"
+    assert shipped.is_file(), "missing: regenerate with python -m labpbx.phones.voice"
     assert shipped.read_bytes() == generate(tmp_path / "v.wav").read_bytes()
     with wave.open(str(shipped)) as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 8000)

@@ -270,3 +270,20 @@ class TestMediaServerDown:
         statuses = net.statuses(CALLER)
         assert statuses[:2] == [100, 408]
         assert set(statuses[2:]) <= {408}  # Timer G retransmissions until the caller ACKs
+
+
+class TestScriptRuntimeErrors:
+    def test_runtime_error_answers_500_and_the_proxy_goes_on(self) -> None:
+        script = """
+        route {
+            if ($rU == "boom") { $var(x) = 1 / 0; }
+            sl_send_reply("404", "Nobody");
+        }
+        """
+        n = Net(script)
+        n.send(invite("1000", "boom", CALLER), CALLER)
+        assert n.statuses(CALLER) == [500]
+        n.take(CALLER)
+        n.send(invite("1000", "1001", CALLER), CALLER)
+        assert n.statuses(CALLER) == [404]
+        assert any(getattr(e, "severity", "") == "error" for e in n.events)

@@ -198,7 +198,7 @@ MARK = "-_.!~*'()"
 TOKEN = ALNUM + "-.!%*_+`'~"
 LOWER_TOKEN = string.ascii_lowercase + string.digits + "-.!%*_+`'~"
 ESCAPE = st.integers(0, 255).map(lambda b: f"%{b:02X}")
-TEXT_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00")
+TEXT_CHARS = st.characters(codec="utf-8", exclude_characters="\r\n\x00")
 
 
 def _escaped_text(plain: str) -> st.SearchStrategy[str]:

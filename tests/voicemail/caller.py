@@ -7,11 +7,11 @@ stdin, one JSON command per line:
   {"cmd": "call", "id": "c1", "uri": "sip:b1001@127.0.0.1:PORT", "headers": {"Diversion": "…"},
    "record": "/path/heard.wav"}            place a call; optionally record what the caller hears
   {"cmd": "play", "id": "c1", "wav": "/path/tone.wav", "loop": true}   send a WAV into the call
-  {"cmd": "hangup", "id": "c1"}
+  {"cmd": "hangup", "id": "c1", "after": 1.0}   hang up now, or after that many seconds
   {"cmd": "quit"}                          (EOF too)
 stdout, one JSON event per line (lines not starting with "{" are pjlib noise):
   {"ev": "ready"}
-  {"ev": "state", "id": "c1", "state": "confirmed", "code": 200, "t": <monotonic>}
+  {"ev": "state", "id": "c1", "state": "confirmed", "code": 200, "call_id": "…", "t": <monotonic>}
   {"ev": "done", "id": "c1", "code": 200}  after DISCONNECTED, once the call and its recorder were
                                           dropped (the "record" WAV is complete)
   {"ev": "error", "id": "c1", "message": "…"}
@@ -22,6 +22,7 @@ stdin lines.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import queue
 import sys
@@ -64,7 +65,7 @@ class Caller(pj.Call):  # type: ignore[misc]
         state = STATES.get(info.state, str(info.state))
         self.leg.code = info.lastStatusCode
         emit(ev="state", id=self.leg.name, state=state, code=info.lastStatusCode,
-             t=time.monotonic())
+             call_id=info.callIdString, t=time.monotonic())
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.leg.ended:
             self.leg.ended = True
             self.ended.append(self.leg)
@@ -120,9 +121,13 @@ def main() -> int:
     commands: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
     threading.Thread(target=read_stdin, args=(commands,), daemon=True).start()
     emit(ev="ready")
+    timers: list[tuple[float, str]] = []  # (when, leg): scheduled hang-ups
     running = True
     while running:
         ep.libHandleEvents(10)
+        for when, name in [t for t in timers if t[0] <= time.monotonic()]:
+            timers.remove((when, name))
+            commands.put({"cmd": "hangup", "id": name})
         while ended:  # drop a call after its DISCONNECTED callback returned (PJSUA2.md)
             leg = ended.pop()
             leg.player = leg.recorder = leg.audio = leg.call = None
@@ -132,12 +137,12 @@ def main() -> int:
                 command = commands.get_nowait()
             except queue.Empty:
                 break
-            name = command.get("cmd")
+            cmd_name = command.get("cmd")
             leg_name = str(command.get("id", ""))
             try:
-                if name == "quit":
+                if cmd_name == "quit":
                     running = False
-                elif name == "call":
+                elif cmd_name == "call":
                     leg = Leg(leg_name, command.get("record"))
                     legs[leg_name] = leg
                     leg.call = Caller(account, leg, ended)
@@ -149,22 +154,22 @@ def main() -> int:
                         op.txOption.headers.append(header)
                     emit(ev="calling", id=leg_name, t=time.monotonic())
                     leg.call.makeCall(command["uri"], op)
-                elif name == "play":
+                elif cmd_name == "play":
                     leg = legs[leg_name]
                     leg.player = pj.AudioMediaPlayer()
                     leg.player.createPlayer(command["wav"],
                                             0 if command.get("loop") else pj.PJMEDIA_FILE_NO_LOOP)
                     leg.player.startTransmit(leg.audio)
-                elif name == "hangup":
+                elif cmd_name == "hangup" and command.get("after"):
+                    timers.append((time.monotonic() + float(command["after"]), leg_name))
+                elif cmd_name == "hangup":
                     leg = legs[leg_name]
                     if leg.call is not None and not leg.ended:
                         leg.call.hangup(pj.CallOpParam())
             except (pj.Error, KeyError, AttributeError) as exc:
                 emit(ev="error", id=leg_name, message=str(getattr(exc, "reason", exc)))
-    try:
+    with contextlib.suppress(pj.Error):
         ep.hangupAllCalls()
-    except pj.Error:
-        pass
     for _ in range(20):
         ep.libHandleEvents(10)
     ended.clear()

@@ -7,6 +7,7 @@ and kills by PID only if the child does not exit, so nothing outlives a test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -93,10 +94,8 @@ class JsonLineProcess:
     def close(self, timeout: float = 10.0) -> int:
         """EOF on stdin, then wait; kill by PID if it hangs. Returns the exit code."""
         if self.proc.poll() is None and self.proc.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.stdin.close()
-            except OSError:
-                pass
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

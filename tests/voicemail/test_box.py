@@ -173,14 +173,14 @@ def test_limits_defaults_and_validation() -> None:
     for bad in ({"max_length": 0}, {"silence": -1}, {"min_length": -0.1},
                 {"max_length": 1, "min_length": 2}, {"silence_threshold": -1}):
         with pytest.raises(ValueError):
-            RecordingLimits(**bad)  # type: ignore[arg-type]
+            RecordingLimits(**bad)
 
 
 def test_box_config_validation() -> None:
     assert BoxConfig().max_legs == 4
     for bad in ({"language": "fr"}, {"port": 70000}, {"max_legs": 5}, {"voicemail_number": ""}):
         with pytest.raises(ValueError):
-            BoxConfig(**bad)  # type: ignore[arg-type]
+            BoxConfig(**bad)
 
 
 # --- messages and the in-memory store ------------------------------------------------------------
