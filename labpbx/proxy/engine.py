@@ -104,6 +104,7 @@ class Proxy:
                  preferences: Preferences | None = None,
                  sink: EventSink | None = None,
                  trace_sip: bool = False,
+                 trace_decisions: bool = True,
                  location_listener: LocationListener | None = None,
                  wall_clock: Callable[[], float] = time.time,
                  component: str = "proxy") -> None:
@@ -112,6 +113,8 @@ class Proxy:
         self.preferences = preferences
         self.sink = sink
         self.trace_sip = trace_sip and sink is not None
+        # decisions and transaction steps cost an event object each: only build them for a listener
+        self.trace_decisions = trace_decisions and sink is not None
         self.location_listener = location_listener
         self.wall_clock = wall_clock
         self.component = component
@@ -214,7 +217,7 @@ class Proxy:
 
     def decision(self, ctx: ScriptContext, line: int, action: str, before: str, after: str,
                  reason: str = "") -> None:
-        if self.sink is not None:
+        if self.trace_decisions and self.sink is not None:
             self.sink(RouteDecisionEvent(
                 time=self.wall_clock(), component=self.component, call_id=ctx.call_id,
                 route=ctx.route_label, line=line, action=action, before=before, after=after,
@@ -228,7 +231,7 @@ class Proxy:
                             route=ctx.route_label, line=line))
 
     def _tx_event(self, cell: Cell, state: str, branch: int = -1, detail: str = "") -> None:
-        if self.sink is not None:
+        if self.trace_decisions and self.sink is not None:
             try:
                 call_id = cell.request.call_id
             except SipParseError:
@@ -452,7 +455,9 @@ class Proxy:
         if opens_leg:
             cell.first_branch = leg_start
         index = len(cell.branches)
-        branch_param = fwd.branch_id(fwd.loop_hash(cell.request), cell.id, index)
+        if not cell.loop_hash:
+            cell.loop_hash = fwd.loop_hash(cell.request)
+        branch_param = fwd.branch_id(cell.loop_hash, cell.id, index)
         request.headers.prepend("Via", fwd.via_value(self.config.listen, branch_param))
         branch = Branch(cell=cell, index=index, uri=uri, dst=hop, request=request)
         try:

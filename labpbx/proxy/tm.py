@@ -76,6 +76,7 @@ class Cell:
     fr_inv_timeout: float | None = None
     saw_6xx: bool = False
     in_failure_route: bool = False
+    loop_hash: str = ""  # of the request as received, computed once (RFC 3261 §16.6 step 8)
 
     @property
     def is_invite(self) -> bool:

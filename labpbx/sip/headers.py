@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from labpbx.errors import LocalProtocolError, SipParseError
 from labpbx.sip.uri import (
@@ -355,6 +356,7 @@ class Via:
         return f"{self.protocol}/{self.transport} {host_port}{format_params(self.params)}"
 
 
+@lru_cache(maxsize=4096)  # values repeat within a call; results are immutable
 def parse_via(text: str) -> Via:
     """Parse one Via value (not a comma list). LWS is allowed around '/', ':', ';' and '='."""
     semi = text.find(";")

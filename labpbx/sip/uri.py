@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 from labpbx.errors import SipParseError
 
@@ -277,6 +278,7 @@ def _parse_uri_params(text: str) -> Params:
     return tuple(params)
 
 
+@lru_cache(maxsize=4096)  # values repeat within a call; results are immutable
 def parse_uri(text: str) -> SipURI:
     """Parse a sip:/sips: URI (RFC 3261 §19.1.1, §25.1). Other schemes raise status_hint 416."""
     text = text.strip(" \t")
@@ -377,6 +379,7 @@ def split_name_addr(text: str) -> tuple[str | None, str, str, bool]:
     return display, text[lt + 1 : gt].strip(" \t"), rest, True
 
 
+@lru_cache(maxsize=4096)  # values repeat within a call; results are immutable
 def parse_name_addr(text: str) -> NameAddr:
     """Parse `"Bob" <sip:bob@x>;tag=1`, `Bob <sip:x>`, `<sip:x>` or addr-spec `sip:bob@x;tag=1`."""
     display, uri_text, params_text, bracketed = split_name_addr(text)
