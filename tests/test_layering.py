@@ -19,6 +19,9 @@ PURE = [
     "labpbx/proxy/forwarding.py", "labpbx/proxy/context.py", "labpbx/proxy/pvars.py",
     "labpbx/proxy/builtins.py", "labpbx/proxy/engine.py",
     "labpbx/store/records.py",
+    "labpbx/phones/policy.py", "labpbx/phones/commands.py", "labpbx/phones/config.py",
+    "labpbx/phones/legs.py", "labpbx/phones/pacing.py",
+    "labpbx/voicemail/box.py",
 ]
 
 
@@ -63,6 +66,13 @@ def test_only_the_store_imports_tinydb() -> None:
     for file in sorted(PACKAGE.rglob("*.py")):
         if "tinydb" in {m.split(".")[0] for m in _imports(file)}:
             assert file == PACKAGE / "store" / "db.py", file
+
+
+def test_only_agent_and_media_modules_import_pjsua2() -> None:
+    allowed = {PACKAGE / "phones" / "agent.py", PACKAGE / "voicemail" / "media.py"}
+    for file in sorted(PACKAGE.rglob("*.py")):
+        if "pjsua2" in {m.split(".")[0] for m in _imports(file)}:
+            assert file in allowed, file
 
 
 def test_nothing_in_labpbx_imports_qt_or_ui() -> None:
