@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from labpbx.errors import ScriptRuntimeError, SipParseError
+from labpbx.errors import LocalProtocolError, ScriptRuntimeError, SipParseError
 from labpbx.script.host import FunctionArg, PVar, RouteKind, Value
 from labpbx.sip.message import parse_name_addr, parse_uri
 
@@ -171,16 +171,24 @@ def has_totag(ctx: ScriptContext, args: Sequence[FunctionArg], line: int) -> int
 
 
 def append_hf(ctx: ScriptContext, args: Sequence[FunctionArg], line: int) -> int:
-    text = _s(args, 0).rstrip("\r\n")
-    name, sep, value = text.partition(":")
-    if not sep or not name.strip():
-        raise ScriptRuntimeError(f"line {line}: append_hf needs 'Name: value', got {text!r}")
+    """OpenSIPS textops: the text may hold several CRLF-terminated headers; with a second argument
+    they go after the first header of that name."""
     headers = ctx.msg.headers
-    if len(args) == 2 and _s(args, 1) in headers:
-        headers.prepend_before(_s(args, 1), name.strip(), value.strip()) if hasattr(
-            headers, "prepend_before") else headers.add(name.strip(), value.strip())
-    else:
-        headers.add(name.strip(), value.strip())
+    anchor = _s(args, 1) if len(args) == 2 else None
+    lines = [piece for piece in _s(args, 0).replace("\r\n", "\n").split("\n") if piece.strip()]
+    if not lines:
+        raise ScriptRuntimeError(f"line {line}: append_hf needs 'Name: value\\r\\n'")
+    for text in reversed(lines) if anchor else lines:
+        name, sep, value = text.partition(":")
+        if not sep or not name.strip():
+            raise ScriptRuntimeError(f"line {line}: append_hf needs 'Name: value', got {text!r}")
+        try:
+            if anchor:
+                headers.add_after(anchor, name.strip(), value.strip())
+            else:
+                headers.add(name.strip(), value.strip())
+        except LocalProtocolError as exc:
+            raise ScriptRuntimeError(f"line {line}: append_hf: {exc}") from exc
     return 1
 
 

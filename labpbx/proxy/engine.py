@@ -281,12 +281,21 @@ class Proxy:
                 self._send_response(server, make_response(request, 482, "Loop Detected",
                                                           to_tag=new_tag()), now)
             return
+        problem = _invalid_request(request)
+        if problem is not None:
+            status, why = problem
+            self.stats["bad"] += 1
+            self.problem("warning", f"{request.method} from {addr[0]}:{addr[1]} refused: {status} {why}")
+            if server is not None:
+                self._send_response(server, make_response(request, status, why.split(":")[0],
+                                                          to_tag=new_tag()), now)
+            return
         ctx = ScriptContext(self, RouteKind.REQUEST, request, addr, now, server=server)
         if server is not None and isinstance(server.user_data, Cell):
             ctx.cell = server.user_data
         try:
             self.script.run(RouteKind.REQUEST, None, ctx)
-        except ScriptRuntimeError as exc:
+        except (ScriptRuntimeError, SipParseError) as exc:
             self.stats["script_errors"] += 1
             self.problem("error", f"script error for {request.method} {request.uri}: {exc}")
             if server is not None and not ctx.replied and (ctx.cell is None
@@ -706,7 +715,7 @@ class Proxy:
         try:
             ctx.route_entered(kind, name, 0)
             return self.script.run(kind, name, ctx)
-        except ScriptRuntimeError as exc:
+        except (ScriptRuntimeError, SipParseError) as exc:
             self.stats["script_errors"] += 1
             self.problem("error", f"script error in {kind.value}[{name}]: {exc}")
             return None
@@ -870,6 +879,20 @@ class Proxy:
             self.problem("error", f"line {line}: avp_db_delete: {exc}")
             return -1
         return 1 if count else -1
+
+
+def _invalid_request(request: Request) -> tuple[int, str] | None:
+    """§16.3 step 1–2: the parts every route relies on must parse; (status, reason) if not."""
+    try:
+        for name in ("From", "To"):
+            parse_name_addr(request.headers.get(name) or "")
+        if request.method != "ACK" or request.uri.lower().startswith(("sip:", "sips:")):
+            parse_uri(request.uri)
+    except SipParseError as exc:
+        if exc.status_hint == 416:
+            return 416, "Unsupported URI Scheme"
+        return 400, f"Bad Request: {exc}"
+    return None
 
 
 def _response_target(via: str | None) -> Addr | None:

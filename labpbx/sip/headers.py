@@ -243,6 +243,15 @@ class Headers:
         self._items.insert(index, (canonical, value))
         self._keys.insert(index, key)
 
+    def add_after(self, anchor: str, name: str, value: str) -> None:
+        """Insert a line just after the first line named ``anchor`` (appended when there is none)."""
+        canonical, key = _checked_name(name)
+        _check_value(value)
+        _, anchor_key = _checked_name(anchor)
+        index = self._keys.index(anchor_key) + 1 if anchor_key in self._keys else len(self._keys)
+        self._items.insert(index, (canonical, value))
+        self._keys.insert(index, key)
+
     def set(self, name: str, value: str) -> None:
         """Replace all lines of that name by one line in place of the first (appended when none)."""
         canonical, key = _checked_name(name)

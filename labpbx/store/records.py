@@ -391,3 +391,171 @@ def filter_avps(rows: Iterable[AvpRow], *, owner: Owner | None = None,
         out.append(r)
     out.sort(key=lambda r: r.id)
     return out
+
+
+# --- voicemail index and call history ------------------------------------------------------------
+
+VOICEMAIL_GREETINGS = ("busy", "unavailable", "default")
+"""The greetings a message may record (the same set as ``labpbx.voicemail.box.GREETINGS``; the
+store keeps its own copy because it must not import the voicemail package)."""
+
+CALL_OUTCOMES = ("answered", "busy→voicemail", "no answer→voicemail", "forwarded→voicemail",
+                 "cancelled", "failed")
+"""What a call in the history ended as (the lab supervisor records one row per call)."""
+
+
+def _text(value: str, what: str, *, empty: bool = False) -> None:
+    if not empty and not value:
+        raise ValueError(f"the {what} must not be empty")
+    if _CONTROL_RE.search(value):
+        raise ValueError(f"{what} {value!r} contains control characters")
+
+
+def validate_relative_path(path: str) -> str:
+    """A path relative to the lab data dir, '/'-separated, that cannot leave that directory.
+
+    Refuses empty and absolute paths (POSIX or Windows: ``/x``, ``C:x``, ``\\\\server\\share``),
+    backslashes, control characters, and ``.``/``..``/empty segments. This is a check on the
+    text only; whoever opens the file must still check where it really is (symlinks).
+    """
+    if not path:
+        raise ValueError("the path must not be empty")
+    if _CONTROL_RE.search(path):
+        raise ValueError(f"path {path!r} contains control characters")
+    if "\\" in path:
+        raise ValueError(f"path {path!r} must use '/' as separator, not '\\'")
+    if path.startswith("/") or (len(path) >= 2 and path[1] == ":"):
+        raise ValueError(f"path {path!r} must be relative to the data directory")
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        raise ValueError(f"path {path!r} must not contain empty, '.' or '..' segments")
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailRow:
+    """One ``voicemail`` row: the index entry of a stored message (fields of VoicemailMessage).
+
+    ``id`` is the message id (a field, not the document key), ``path`` the WAV file relative to
+    the lab data dir, ``received_at`` epoch seconds, ``duration`` seconds, ``heard`` False while
+    the message is new.
+    """
+
+    id: str
+    mailbox: str
+    caller: str
+    caller_name: str
+    received_at: float
+    duration: float
+    greeting: str
+    reason: str
+    path: str
+    heard: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "mailbox": self.mailbox, "caller": self.caller,
+            "caller_name": self.caller_name, "received_at": self.received_at,
+            "duration": self.duration, "greeting": self.greeting, "reason": self.reason,
+            "path": self.path, "heard": self.heard,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VoicemailRow:
+        """Build from a stored document, checking field types and the greeting (ValueError)."""
+        greeting = _field(data, "greeting", str)
+        if greeting not in VOICEMAIL_GREETINGS:
+            raise ValueError(f"unknown greeting {greeting!r}")
+        return cls(
+            id=_field(data, "id", str),
+            mailbox=_field(data, "mailbox", str),
+            caller=_field(data, "caller", str),
+            caller_name=_field(data, "caller_name", str, default=""),
+            received_at=_field(data, "received_at", float),
+            duration=_field(data, "duration", float),
+            greeting=greeting,
+            reason=_field(data, "reason", str, default=""),
+            path=_field(data, "path", str),
+            heard=_field(data, "heard", bool, default=False),
+        )
+
+
+def validate_voicemail(row: VoicemailRow) -> VoicemailRow:
+    """Check a row before it is stored; return it with numbers as floats. Raises ValueError.
+
+    On top of :meth:`VoicemailRow.from_dict` (types, greeting): id and mailbox are non-empty
+    without control characters, the duration is not negative and the path stays inside the
+    data dir (:func:`validate_relative_path`).
+    """
+    if not isinstance(row, VoicemailRow):
+        raise ValueError(f"expected a VoicemailRow, not {type(row).__name__}")
+    checked = VoicemailRow.from_dict(row.to_dict())
+    _text(checked.id, "message id")
+    _text(checked.mailbox, "mailbox")
+    _text(checked.caller, "caller", empty=True)
+    if checked.duration < 0:
+        raise ValueError(f"duration must not be negative ({checked.duration})")
+    validate_relative_path(checked.path)
+    return checked
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    """One ``calls`` row: how a call through the lab ended.
+
+    ``id`` is the document id (autoincrement, assigned by ``LabStore.calls_add``), ``call_id``
+    the SIP Call-ID, ``caller``/``callee`` URIs or extensions, ``started_at``/``ended_at`` epoch
+    seconds, ``outcome`` one of CALL_OUTCOMES and ``detail`` free text (e.g. "486 Busy Here").
+    """
+
+    id: int
+    call_id: str
+    caller: str
+    callee: str
+    started_at: float
+    ended_at: float
+    outcome: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored document (the id is the document key, not a field)."""
+        return {
+            "call_id": self.call_id, "caller": self.caller, "callee": self.callee,
+            "started_at": self.started_at, "ended_at": self.ended_at, "outcome": self.outcome,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, doc_id: int | None = None) -> CallRow:
+        """Build from a stored document; the id is ``doc_id`` (the row key) or ``data['id']``.
+
+        Any outcome text is accepted here (only ``calls_add`` insists on CALL_OUTCOMES), so rows
+        written by a newer supervisor still read.
+        """
+        row_id = _field(data, "id", int) if doc_id is None else doc_id
+        return cls(
+            id=row_id,
+            call_id=_field(data, "call_id", str, default=""),
+            caller=_field(data, "caller", str),
+            callee=_field(data, "callee", str),
+            started_at=_field(data, "started_at", float),
+            ended_at=_field(data, "ended_at", float),
+            outcome=_field(data, "outcome", str),
+            detail=_field(data, "detail", str, default=""),
+        )
+
+
+def validate_call(row: CallRow) -> CallRow:
+    """Check a call row before it is stored; return it with numbers as floats (ValueError)."""
+    if not isinstance(row, CallRow):
+        raise ValueError(f"expected a CallRow, not {type(row).__name__}")
+    checked = CallRow.from_dict(row.to_dict(), doc_id=row.id)
+    if checked.outcome not in CALL_OUTCOMES:
+        raise ValueError(f"unknown call outcome {checked.outcome!r}: use one of "
+                         + ", ".join(repr(o) for o in CALL_OUTCOMES))
+    _text(checked.call_id, "Call-ID", empty=True)
+    _text(checked.caller, "caller", empty=True)
+    _text(checked.callee, "callee", empty=True)
+    if checked.ended_at < checked.started_at:
+        raise ValueError(f"the call ends ({checked.ended_at}) before it starts "
+                         f"({checked.started_at})")
+    return checked

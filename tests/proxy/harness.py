@@ -16,6 +16,7 @@ from labpbx.sip.message import Request, Response, make_response, parse_message
 Addr = tuple[str, int]
 PROXY: Addr = ("127.0.0.1", 15060)
 MEDIA: Addr = ("127.0.0.1", 15070)
+CALLER_DEFAULT: Addr = ("127.0.0.1", 20000)
 DEFAULT_SCRIPT = Path(__file__).resolve().parents[2] / "assets" / "scripts" / "default.cfg"
 _ids = itertools.count(1)
 

@@ -287,3 +287,43 @@ class TestScriptRuntimeErrors:
         n.send(invite("1000", "1001", CALLER), CALLER)
         assert n.statuses(CALLER) == [404]
         assert any(getattr(e, "severity", "") == "error" for e in n.events)
+
+
+class TestHeaderFunctions:
+    @pytest.mark.parametrize(("call", "expected"), [
+        ('append_hf("X-A: 1\\r\\n")', ["X-A: 1"]),
+        ('append_hf("X-A: 1\\r\\nX-B: 2\\r\\n")', ["X-A: 1", "X-B: 2"]),
+        ('append_hf("X-A: 1\\r\\n", "From")', ["X-A: 1"]),
+    ])
+    def test_append_hf(self, call: str, expected: list[str]) -> None:
+        n = Net(f'route {{ {call}; $du = "sip:127.0.0.1:15070"; t_relay(); }}')
+        n.send(invite("1000", "1001", CALLER), CALLER)
+        [fwd] = n.requests(MEDIA, "INVITE")
+        names = [name for name, _ in fwd.headers]
+        for text in expected:
+            name, value = text.split(": ")
+            assert fwd.headers.get(name) == value
+        if "From" in call:
+            assert names.index("X-A") == names.index("From") + 1
+
+    def test_remove_hf(self) -> None:
+        n = Net('route { remove_hf("Subject"); $du = "sip:127.0.0.1:15070"; t_relay(); }')
+        inv = invite("1000", "1001", CALLER)
+        inv.headers.add("Subject", "hello")
+        n.send(inv, CALLER)
+        [fwd] = n.requests(MEDIA, "INVITE")
+        assert "Subject" not in fwd.headers
+
+
+class TestBadRequests:
+    def test_unparseable_from_gets_400(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        inv.headers.set("From", "<sip:1000@127.0.0.1;tag=x")
+        net.send(inv, CALLER)
+        assert net.statuses(CALLER) == [400]
+
+    def test_tel_request_uri_gets_416(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        inv.uri = "tel:+15551234"
+        net.send(inv, CALLER)
+        assert net.statuses(CALLER) == [416]

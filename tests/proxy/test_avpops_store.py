@@ -1,0 +1,50 @@
+"""avp_db_load / avp_db_store / avp_db_delete against a real TinyDB lab file (SEMANTICS.md §1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labpbx.events import Event, XlogEvent
+from labpbx.proxy.config import ProxyConfig
+from labpbx.proxy.engine import Proxy
+from labpbx.script.loader import load_script
+from labpbx.store.db import LabStore
+from tests.proxy.harness import CALLER_DEFAULT, MEDIA, invite
+
+SCRIPT = """
+route {
+    if (avp_db_load("$ru", "$avp(callfwd)")) {
+        xlog("top=$avp(callfwd) second=$(avp(callfwd)[1])");
+        $avp(note) = "seen";
+        avp_db_store("$ru", "$avp(note)");
+        avp_db_delete("$ru", "$avp(callfwd)");
+    } else {
+        xlog("none");
+    }
+    sl_send_reply("404", "done");
+}
+"""
+
+
+def run_once(store: LabStore, user: str) -> list[str]:
+    events: list[Event] = []
+    proxy = Proxy(ProxyConfig(listen=("127.0.0.1", 15060)), load_script(SCRIPT), preferences=store,
+                  sink=events.append)
+    proxy.receive_datagram(invite("1000", user, CALLER_DEFAULT).to_bytes(), CALLER_DEFAULT, 1.0)
+    return [e.text for e in events if isinstance(e, XlogEvent)]
+
+
+def test_load_store_delete(tmp_path: Path) -> None:
+    store = LabStore(tmp_path / "lab.json")
+    store.avp_add("1004@127.0.0.1", "callfwd", 0, "sip:first@127.0.0.1")
+    store.avp_add("1004@127.0.0.1", "callfwd", 0, f"sip:2345678@{MEDIA[0]}")
+    assert run_once(store, "1004") == [f"top=sip:2345678@{MEDIA[0]} second=sip:first@127.0.0.1"]
+    assert [r.value for r in store.avp_list(attribute="note")] == ["seen"]
+    assert store.avp_list(attribute="callfwd") == []
+    assert run_once(store, "1004") == ["none"]
+
+
+def test_uuid_owner_is_not_found_by_ru(tmp_path: Path) -> None:
+    store = LabStore(tmp_path / "lab.json")
+    store.avp_add("1004@localhost", "callfwd", 0, "sip:x@127.0.0.1")  # stored as uuid (opensipsctl)
+    assert run_once(store, "1004") == ["none"]
