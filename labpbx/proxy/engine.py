@@ -26,6 +26,7 @@ import heapq
 import itertools
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -48,6 +49,7 @@ from labpbx.sip.events import RequestReceived, ResponseReceived, TimedOut
 from labpbx.sip.message import (
     Request,
     Response,
+    build_ack_for_non2xx,
     build_cancel,
     make_response,
     new_tag,
@@ -128,6 +130,8 @@ class Proxy:
         host, port = config.listen
         self.rr_uri = f"sip:{host}:{port};lr"
         self._timers: list[tuple[float, int, Branch, int]] = []
+        self._abandoned: dict[str, Branch] = {}
+        self._abandoned_order: deque[tuple[float, str]] = deque()
         self._seq = itertools.count()
         self.stats = {"received": 0, "bad": 0, "script_errors": 0, "cells": 0}
 
@@ -576,7 +580,11 @@ class Proxy:
     def _on_response(self, response: Response, addr: Addr, txn: ClientTransaction | None,
                      now: float) -> None:
         if txn is None:
-            self._forward_stray(response)
+            abandoned = self._abandoned_branch(response)
+            if abandoned is not None:
+                self._late_reply_on_abandoned(abandoned, response, now)
+            else:
+                self._forward_stray(response)
             return
         branch = txn.user_data
         if not isinstance(branch, Branch):
@@ -660,6 +668,42 @@ class Proxy:
             target = _response_target(via)
             if target is not None:
                 self.layer.send_stateless(upstream, target)
+
+    def _remember_abandoned(self, branch: Branch, now: float) -> None:
+        """Keep a branch given up without any reply for 64·T1: a late 1xx must still be CANCELled
+        (OpenSIPS T_UAC_TO_CANCEL) and a late negative reply ACKed, though its transaction is gone."""
+        key = branch.request.top_via.branch or ""
+        self._abandoned[key] = branch
+        self._abandoned_order.append((now + 64 * self.config.t1, key))
+        while self._abandoned_order and self._abandoned_order[0][0] <= now:
+            _, old = self._abandoned_order.popleft()
+            self._abandoned.pop(old, None)
+
+    def _abandoned_branch(self, response: Response) -> Branch | None:
+        if not self._abandoned:
+            return None
+        try:
+            return self._abandoned.get(response.top_via.branch or "")
+        except SipParseError:
+            return None
+
+    def _late_reply_on_abandoned(self, branch: Branch, response: Response, now: float) -> None:
+        status = response.status
+        self._tx_event(branch.cell, "late reply", branch.index, f"{status} after fr_timeout")
+        if status < 200:
+            if not branch.cancel_sent:
+                branch.cancel_sent = True
+                cancel = build_cancel(branch.request)
+                cancel.headers.add("Reason", 'SIP;cause=480;text="NO_ANSWER"')
+                try:
+                    self.layer.send_request(cancel, branch.dst, now).user_data = _CancelMarker(branch)
+                except LocalProtocolError as exc:
+                    self.problem("warning", f"CANCEL not sent: {exc}")
+        elif status >= 300:
+            # the hop-by-hop ACK its (terminated) transaction would have sent (§17.1.1.3)
+            self.layer.send_stateless(build_ack_for_non2xx(branch.request, response), branch.dst)
+        elif branch.cell.is_invite:
+            self._relay_2xx_late(branch.cell, branch, response, now)
 
     def _forward_stray(self, response: Response) -> None:
         """§16.7/§16.11: a response with no client transaction: forward a 2xx to INVITE statelessly."""
@@ -754,6 +798,7 @@ class Proxy:
             self._cancel_branch(branch, now, 'SIP;cause=480;text="NO_ANSWER"')
         elif not branch.cancel_sent and branch.transaction is not None:
             self.layer.terminate(branch.transaction)  # no reply at all: stop retransmitting
+            self._remember_abandoned(branch, now)
         self._disarm(branch)
         branch.state = BranchState.COMPLETED
         branch.status = 408

@@ -13,29 +13,35 @@ from labpbx.store.db import (
     StoreLockedError,
 )
 from labpbx.store.records import (
+    CALL_OUTCOMES,
     SCHEMA_VERSION,
     AvpRow,
+    CallRow,
     LocationRow,
     Owner,
     SubscriberRow,
+    VoicemailRow,
     parse_owner,
     select_avps,
 )
 
 __all__ = [
     "CALLS",
+    "CALL_OUTCOMES",
     "LOCATION",
     "SCHEMA_VERSION",
     "SUBSCRIBER",
     "USR_PREFERENCES",
     "VOICEMAIL",
     "AvpRow",
+    "CallRow",
     "CorruptStoreError",
     "LabStore",
     "LocationRow",
     "Owner",
     "StoreLockedError",
     "SubscriberRow",
+    "VoicemailRow",
     "parse_owner",
     "select_avps",
 ]

@@ -24,7 +24,8 @@ Rules of this module
      creates a new inode). AVP tables are indexed on first use by (username, attribute) and
      (uuid, attribute), so ``avp_lookup`` (called for every INVITE) is a few dict look-ups.
   5. A file that is not UTF-8 JSON of the expected shape (tables of numbered rows; the rows of
-     usr_preferences, location and subscriber with the right fields) raises CorruptStoreError
+     usr_preferences, location, subscriber, voicemail and calls with the right fields) raises
+     CorruptStoreError
      naming the file. Such a file is never overwritten or truncated; writes refuse to run.
      ``quarantine()`` renames it to ``lab.json.corrupt-<timestamp>`` (the CLI does so only with
      ``--reset-corrupt``).
@@ -56,16 +57,20 @@ from labpbx.errors import StoreError
 from labpbx.store.records import (
     SCHEMA_VERSION,
     AvpRow,
+    CallRow,
     LocationRow,
     Owner,
     SubscriberRow,
+    VoicemailRow,
     filter_avps,
     int_to_db_text,
     make_type,
     parse_owner,
     select_avps,
     validate_avp,
+    validate_call,
     validate_table_name,
+    validate_voicemail,
 )
 
 USR_PREFERENCES = "usr_preferences"
@@ -308,8 +313,14 @@ class _AvpIndex:
             self.by_uuid_attr.setdefault((r.uuid, r.attribute), []).append(r)
 
 
+def _newest_first(rows: list[Any], when: Callable[[Any], float]) -> list[Any]:
+    """``rows`` (ascending document id) sorted newest first: by ``when``, ties by later id."""
+    return sorted(reversed(rows), key=when, reverse=True)  # sorted() is stable
+
+
 class _Snapshot:
-    __slots__ = ("_avp", "_locations", "_subscribers", "data", "path", "sig")
+    __slots__ = ("_avp", "_calls", "_locations", "_subscribers", "_voicemail", "data", "path",
+                 "sig")
 
     def __init__(self, path: Path, sig: _Sig | None, data: dict[str, Any]) -> None:
         self.path = path
@@ -318,12 +329,16 @@ class _Snapshot:
         self._avp: dict[str, _AvpIndex] = {}
         self._locations: list[LocationRow] | None = None
         self._subscribers: list[SubscriberRow] | None = None
+        self._voicemail: list[VoicemailRow] | None = None
+        self._calls: list[CallRow] | None = None
 
     def validate(self) -> None:
         """Parse every row of the known tables now (CorruptStoreError on a malformed row)."""
         self.avp(USR_PREFERENCES)
         self.locations()
         self.subscribers()
+        self.voicemail()
+        self.calls()
 
     def avp(self, table: str) -> _AvpIndex:
         index = self._avp.get(table)
@@ -343,6 +358,22 @@ class _Snapshot:
             self._subscribers = _parse_rows(self.path, SUBSCRIBER, self.data.get(SUBSCRIBER, {}),
                                             lambda _k, d: SubscriberRow.from_dict(d))
         return self._subscribers
+
+    def voicemail(self) -> list[VoicemailRow]:
+        """Every message, newest first (received_at descending, then latest added first)."""
+        if self._voicemail is None:
+            rows = _parse_rows(self.path, VOICEMAIL, self.data.get(VOICEMAIL, {}),
+                               lambda _k, d: VoicemailRow.from_dict(d))
+            self._voicemail = _newest_first(rows, lambda r: r.received_at)
+        return self._voicemail
+
+    def calls(self) -> list[CallRow]:
+        """Every call, newest first (started_at descending, then higher id first)."""
+        if self._calls is None:
+            rows = _parse_rows(self.path, CALLS, self.data.get(CALLS, {}),
+                               lambda k, d: CallRow.from_dict(d, doc_id=int(k)))
+            self._calls = _newest_first(rows, lambda r: r.started_at)
+        return self._calls
 
 
 class _Txn:
@@ -735,3 +766,99 @@ class LabStore:
             if ids:
                 txn.table(SUBSCRIBER).remove(doc_ids=ids)
         return len(ids)
+
+    # --- voicemail (the box's message index) ----------------------------------------------------
+
+    def voicemail_add(self, message: VoicemailRow) -> VoicemailRow:
+        """Index a new message; return the row as stored.
+
+        ValueError (file untouched) for a malformed row (:func:`records.validate_voicemail`:
+        types, greeting, empty id/mailbox, negative duration, a path that leaves the data dir)
+        or when a message with the same id is already stored.
+        """
+        row = validate_voicemail(message)
+        with self._transaction() as txn:
+            for d in txn.raw(VOICEMAIL).values():
+                if d.get("id") == row.id:
+                    raise ValueError(f"message {row.id} is already stored")
+            doc_id = txn.allocate_id(VOICEMAIL)
+            txn.table(VOICEMAIL).insert(Document(row.to_dict(), doc_id=doc_id))
+        return row
+
+    def voicemail_list(self, mailbox: str | None = None) -> list[VoicemailRow]:
+        """The messages of ``mailbox`` (every mailbox when None), newest first."""
+        rows = self._current().voicemail()
+        if mailbox is None:
+            return list(rows)
+        return [r for r in rows if r.mailbox == mailbox]
+
+    def voicemail_get(self, message_id: str) -> VoicemailRow | None:
+        """The message with this id, or None."""
+        return next((r for r in self._current().voicemail() if r.id == message_id), None)
+
+    def voicemail_count(self, mailbox: str) -> tuple[int, int]:
+        """``(new, old)``: unheard and heard messages of ``mailbox`` (for MWI)."""
+        new = old = 0
+        for r in self._current().voicemail():
+            if r.mailbox == mailbox:
+                if r.heard:
+                    old += 1
+                else:
+                    new += 1
+        return new, old
+
+    def voicemail_mark_heard(self, message_id: str, heard: bool = True) -> bool:
+        """Set a message's heard flag; False when there is no such message.
+
+        A message that already has that flag is left alone (no write) and still gives True.
+        """
+        if not isinstance(heard, bool):
+            raise ValueError(f"heard must be True or False, not {heard!r}")
+        with self._transaction() as txn:
+            found = [(int(k), d) for k, d in txn.raw(VOICEMAIL).items() if d.get("id") == message_id]
+            changed = [doc_id for doc_id, d in found if d.get("heard", False) is not heard]
+            if changed:
+                txn.table(VOICEMAIL).update({"heard": heard}, doc_ids=changed)
+        return bool(found)
+
+    def voicemail_delete(self, message_id: str) -> VoicemailRow | None:
+        """Remove a message from the index; return its row (the caller deletes the WAV file), or
+        None when there is no such message. The file itself is not touched here."""
+        with self._transaction() as txn:
+            found = sorted((int(k), d) for k, d in txn.raw(VOICEMAIL).items()
+                           if d.get("id") == message_id)
+            if not found:
+                return None
+            row = VoicemailRow.from_dict(found[-1][1])  # parsed by begin(): cannot fail
+            txn.table(VOICEMAIL).remove(doc_ids=[doc_id for doc_id, _d in found])
+        return row
+
+    # --- calls (call history) -------------------------------------------------------------------
+
+    def calls_add(self, row: CallRow) -> CallRow:
+        """Append a call to the history; return it with its new id (``row.id`` is ignored).
+
+        ValueError (file untouched) for wrong field types or an outcome not in CALL_OUTCOMES.
+        """
+        checked = validate_call(row)
+        with self._transaction() as txn:
+            row_id = txn.allocate_id(CALLS)
+            stored = replace(checked, id=row_id)
+            txn.table(CALLS).insert(Document(stored.to_dict(), doc_id=row_id))
+        return stored
+
+    def calls_list(self, limit: int | None = 100) -> list[CallRow]:
+        """The last ``limit`` calls (all when None), newest first (by started_at, then id)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 0):
+            raise ValueError(f"limit must be a number ≥ 0 or None, not {limit!r}")
+        rows = self._current().calls()
+        return list(rows if limit is None else rows[:limit])
+
+    def calls_clear(self) -> int:
+        """Delete the whole call history; return how many calls it held (ids are not reused)."""
+        with self._transaction() as txn:
+            count = len(txn.raw(CALLS))
+            if count:
+                txn.table(CALLS).truncate()
+        return count

@@ -327,3 +327,27 @@ class TestBadRequests:
         inv.uri = "tel:+15551234"
         net.send(inv, CALLER)
         assert net.statuses(CALLER) == [416]
+
+
+class TestLateRepliesAfterFrTimeout:
+    """SEMANTICS.md §2.1: a branch given up without any reply is CANCELled when a late 1xx arrives,
+    and a late negative reply is still ACKed hop-by-hop."""
+
+    def _give_up(self, net: Net) -> Request:
+        net.send(invite("1000", "1001", CALLER), CALLER)
+        [fwd, *_] = net.requests(EXT_1001, "INVITE")
+        net.advance(2.1)  # fr_timeout, no reply at all
+        net.take(EXT_1001)
+        return fwd
+
+    def test_late_provisional_is_cancelled(self, net: Net) -> None:
+        fwd = self._give_up(net)
+        net.send(reply(fwd, 180), EXT_1001)
+        [cancel] = net.requests(EXT_1001, "CANCEL")
+        assert cancel.top_via.branch == fwd.top_via.branch
+
+    def test_late_486_is_acked(self, net: Net) -> None:
+        fwd = self._give_up(net)
+        net.send(reply(fwd, 486), EXT_1001)
+        [ack] = net.requests(EXT_1001, "ACK")
+        assert ack.top_via.branch == fwd.top_via.branch
