@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-from labpbx.sip.message import Request
-from tests.proxy.harness import MEDIA, PROXY, Net, invite, reply
+from tests.proxy.harness import MEDIA, Net, ack_for_2xx, bye_in_dialog, invite, reply
 
 CALLER = ("127.0.0.1", 20000)
 CALLEE = ("127.0.0.1", 21001)
@@ -27,20 +26,9 @@ def one_call(net: Net) -> None:
     to_media = net.requests(MEDIA, "INVITE")[-1]
     net.send(reply(to_media, 200, tag="vm", contact=MEDIA), MEDIA)
     ok = net.responses(CALLER)[-1]
-    ack = Request("ACK", f"sip:vm@{MEDIA[0]}:{MEDIA[1]}")
-    h = ack.headers
-    h.add("Via", f"SIP/2.0/UDP {CALLER[0]}:{CALLER[1]};branch=z9hG4bKa{inv.call_id}")
-    h.add("Route", f"<sip:{PROXY[0]}:{PROXY[1]};lr>")
-    h.add("Max-Forwards", "70")
-    h.add("From", inv.headers.get("From") or "")
-    h.add("To", ok.headers.get("To") or "")
-    h.add("Call-ID", inv.call_id)
-    h.add("CSeq", "1 ACK")
+    ack = ack_for_2xx(inv, ok, CALLER, MEDIA)
     net.send(ack, CALLER)
-    bye = ack.copy()
-    bye.method = "BYE"
-    bye.headers.set("CSeq", "2 BYE")
-    bye.headers.set("Via", f"SIP/2.0/UDP {CALLER[0]}:{CALLER[1]};branch=z9hG4bKb{inv.call_id}")
+    bye = bye_in_dialog(ack, CALLER)
     net.send(bye, CALLER)
     fwd_bye = net.requests(MEDIA, "BYE")[-1]
     net.send(reply(fwd_bye, 200, tag="vm"), MEDIA)

@@ -264,28 +264,23 @@ def t_check_trans(ctx: ScriptContext, args: Sequence[FunctionArg], line: int) ->
     return ctx.proxy.t_check_trans(ctx)
 
 
-def t_on_failure(ctx: ScriptContext, args: Sequence[FunctionArg], line: int) -> int:
-    name = _s(args, 0)
-    if ctx.cell is not None:
-        ctx.cell.on_failure = name
-    ctx.pending_on_failure = name
-    return 1
+def _arm_route(kind: str) -> Impl:
+    """t_on_failure / t_on_reply / t_on_branch: arm the named route on the cell, or on the cell the
+    next t_relay() creates."""
+
+    def arm(ctx: ScriptContext, args: Sequence[FunctionArg], line: int) -> int:
+        name = _s(args, 0)
+        if ctx.cell is not None:
+            setattr(ctx.cell, f"on_{kind}", name)
+        setattr(ctx, f"pending_on_{kind}", name)
+        return 1
+
+    return arm
 
 
-def t_on_reply(ctx: ScriptContext, args: Sequence[FunctionArg], line: int) -> int:
-    name = _s(args, 0)
-    if ctx.cell is not None:
-        ctx.cell.on_reply = name
-    ctx.pending_on_reply = name
-    return 1
-
-
-def t_on_branch(ctx: ScriptContext, args: Sequence[FunctionArg], line: int) -> int:
-    name = _s(args, 0)
-    if ctx.cell is not None:
-        ctx.cell.on_branch = name
-    ctx.pending_on_branch = name
-    return 1
+t_on_failure = _arm_route("failure")
+t_on_reply = _arm_route("reply")
+t_on_branch = _arm_route("branch")
 
 
 def _status_in_scope(ctx: ScriptContext) -> int:

@@ -149,3 +149,25 @@ def cancel_for(inv: Request) -> Request:
         h.add(name, inv.headers.get(name) or "")
     h.add("CSeq", f"{inv.cseq[0]} CANCEL")
     return req
+
+
+def ack_for_2xx(inv: Request, ok: Response, source: Addr, target: Addr) -> Request:
+    """The caller's end-to-end ACK for a 2xx, routed through the proxy by its Record-Route."""
+    ack = Request("ACK", f"sip:x@{target[0]}:{target[1]}")
+    h = ack.headers
+    h.add("Via", f"SIP/2.0/UDP {source[0]}:{source[1]};branch=z9hG4bKack{inv.call_id}")
+    h.add("Route", f"<sip:{PROXY[0]}:{PROXY[1]};lr>")
+    h.add("Max-Forwards", "70")
+    h.add("From", inv.headers.get("From") or "")
+    h.add("To", ok.headers.get("To") or "")
+    h.add("Call-ID", inv.call_id)
+    h.add("CSeq", f"{inv.cseq[0]} ACK")
+    return ack
+
+
+def bye_in_dialog(ack: Request, source: Addr) -> Request:
+    bye = ack.copy()
+    bye.method = "BYE"
+    bye.headers.set("CSeq", f"{ack.cseq[0] + 1} BYE")
+    bye.headers.set("Via", f"SIP/2.0/UDP {source[0]}:{source[1]};branch=z9hG4bKbye{ack.call_id}")
+    return bye

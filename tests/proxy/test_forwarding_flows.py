@@ -7,7 +7,17 @@ import pytest
 
 from labpbx.events import XlogEvent
 from labpbx.sip.message import Request, parse_name_addr, parse_uri
-from tests.proxy.harness import MEDIA, PROXY, FakePreferences, Net, cancel_for, invite, reply
+from tests.proxy.harness import (
+    MEDIA,
+    PROXY,
+    FakePreferences,
+    Net,
+    ack_for_2xx,
+    bye_in_dialog,
+    cancel_for,
+    invite,
+    reply,
+)
 
 CALLER = ("127.0.0.1", 20000)
 EXT_1001 = ("127.0.0.1", 21001)
@@ -186,22 +196,11 @@ class TestAnsweredCall:
         ok = net.responses(CALLER)[-1]
         assert ok.headers.get("Record-Route")
         net.take(EXT_1001)
-        ack = Request("ACK", f"sip:x@{EXT_1001[0]}:{EXT_1001[1]}")
-        h = ack.headers
-        h.add("Via", f"SIP/2.0/UDP {CALLER[0]}:{CALLER[1]};branch=z9hG4bKack1")
-        h.add("Route", f"<sip:{PROXY[0]}:{PROXY[1]};lr>")
-        h.add("Max-Forwards", "70")
-        h.add("From", inv.headers.get("From") or "")
-        h.add("To", ok.headers.get("To") or "")
-        h.add("Call-ID", inv.call_id)
-        h.add("CSeq", "1 ACK")
+        ack = ack_for_2xx(inv, ok, CALLER, EXT_1001)
         net.send(ack, CALLER)
         [fwd_ack] = net.requests(EXT_1001, "ACK")
         assert fwd_ack.headers.get("Route") is None  # our own Route was removed (§16.4)
-        bye = ack.copy()
-        bye.method = "BYE"
-        bye.headers.set("CSeq", "2 BYE")
-        bye.headers.set("Via", f"SIP/2.0/UDP {CALLER[0]}:{CALLER[1]};branch=z9hG4bKbye1")
+        bye = bye_in_dialog(ack, CALLER)
         net.send(bye, CALLER)
         [fwd_bye] = net.requests(EXT_1001, "BYE")
         net.send(reply(fwd_bye, 200), EXT_1001)
