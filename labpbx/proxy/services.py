@@ -26,8 +26,10 @@ class ScriptServices(ProxyCore):
         if not routes:
             return -1
         try:
-            ruri_is_me = self.is_myself(ctx.ruri) and parse_uri(ctx.ruri).user is None
-            if ruri_is_me:
+            ruri = parse_uri(ctx.ruri)
+            # §16.4: a Request-URI equal to our Record-Route value (no user, ;lr) means the
+            # previous hop was a strict router
+            if ruri.user is None and ruri.has_param("lr") and self.is_myself(ctx.ruri):
                 # §16.4: the previous hop was a strict router; the last Route is the real target
                 last = parse_name_addr(routes[-1]).uri
                 _remove_last_route(ctx.msg)
@@ -41,7 +43,9 @@ class ScriptServices(ProxyCore):
             self.decision(ctx, line, "loose_route", str(top), "removed our Route")
             nxt = headers.first_value("Route")
             if nxt is None:
-                return 1
+                # OpenSIPS rr: an initial request whose only Route was ours (a phone's outbound
+                # proxy setting) is routed like one without Route: false
+                return 1 if ctx.msg.to_tag else -1
             try:
                 next_uri = parse_name_addr(nxt).uri
             except SipParseError:

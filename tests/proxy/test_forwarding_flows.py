@@ -350,3 +350,39 @@ class TestLateRepliesAfterFrTimeout:
         net.send(reply(fwd, 486), EXT_1001)
         [ack] = net.requests(EXT_1001, "ACK")
         assert ack.top_via.branch == fwd.top_via.branch
+
+
+class TestOutboundProxyRoute:
+    """A phone configured with the lab as outbound proxy preloads `Route: <sip:proxy;lr>`; OpenSIPS'
+    loose_route() removes it and returns false for an initial request, so the call is routed normally."""
+
+    def test_initial_invite_with_our_route_is_routed_normally(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        inv.headers.add("Route", f"<sip:{PROXY[0]}:{PROXY[1]};lr>")
+        net.send(inv, CALLER)
+        [fwd] = net.requests(EXT_1001, "INVITE")
+        assert fwd.headers.get("Route") is None
+
+    def test_register_with_our_route(self, net: Net) -> None:
+        reg = Request("REGISTER", f"sip:{PROXY[0]}:{PROXY[1]}")
+        h = reg.headers
+        h.add("Via", "SIP/2.0/UDP 127.0.0.1:21009;branch=z9hG4bKobp")
+        h.add("Route", f"<sip:{PROXY[0]}:{PROXY[1]};lr>")
+        h.add("From", "<sip:1009@127.0.0.1>;tag=a")
+        h.add("To", "<sip:1009@127.0.0.1>")
+        h.add("Call-ID", "obp-reg")
+        h.add("CSeq", "1 REGISTER")
+        h.add("Contact", "<sip:1009@127.0.0.1:21009>")
+        net.send(reg, ("127.0.0.1", 21009))
+        assert net.statuses(("127.0.0.1", 21009)) == [200]
+
+    def test_options_keepalive_to_the_proxy(self, net: Net) -> None:
+        opt = Request("OPTIONS", f"sip:{PROXY[0]}:{PROXY[1]}")
+        h = opt.headers
+        h.add("Via", "SIP/2.0/UDP 127.0.0.1:21009;branch=z9hG4bKopt")
+        h.add("From", "<sip:1009@127.0.0.1>;tag=a")
+        h.add("To", f"<sip:{PROXY[0]}:{PROXY[1]}>")
+        h.add("Call-ID", "opt-1")
+        h.add("CSeq", "1 OPTIONS")
+        net.send(opt, ("127.0.0.1", 21009))
+        assert net.statuses(("127.0.0.1", 21009)) == [200]
