@@ -3,6 +3,8 @@
     labpbx [--data DIR] avp add|list|rm …        provisioning, like opensipsctl avp
     labpbx [--data DIR] proxy --listen … --media … --fr-timeout … --fr-inv-timeout … [--script F]
     labpbx check-script FILE                      load a routing script and report errors
+    labpbx [--data DIR] demo [--fast] | lab … | call FROM TO | phone … | voicemail …
+                                                  the lab (labpbx.cli.lab_commands)
 
 Errors are one clear line on stderr and exit code 1 (2 for usage errors, as argparse does).
 """
@@ -39,7 +41,7 @@ def _seconds(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from labpbx.cli import avp
+    from labpbx.cli import avp, lab_commands
 
     parser = argparse.ArgumentParser(
         prog="labpbx", description="LabPBX: a SIP call-forwarding lab on loopback.")
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="lab data directory (default: the per-user data directory)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     avp.register(sub)
+    lab_commands.register(sub)
 
     proxy = sub.add_parser("proxy", help="run the SIP proxy in the foreground",
                            description="Run the lab's stateful SIP proxy with a routing script.")
@@ -108,8 +111,13 @@ def _check_script(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from labpbx.cli import lab_commands
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # parse_known_args: `phone`, `voicemail` and `lab-proxy` hand their arguments on untouched.
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in lab_commands.FORWARDING:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     data_dir: Path = args.data if args.data is not None else default_data_dir()
     try:
         if args.command == "avp":
@@ -121,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "proxy":
             data_dir.mkdir(parents=True, exist_ok=True)
             return _run_proxy(args, data_dir)
+        if args.command in lab_commands.COMMANDS:
+            return lab_commands.run(args, extra, data_dir)
         if args.command == "check-script":
             return _check_script(args)
     except ScriptError as exc:

@@ -11,6 +11,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import collections
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,26 @@ class RestartPolicy:
 
     max_restarts: int = 3
     window: float = 60.0
+
+
+class RestartBudget:
+    """Counts restarts per component within the policy's window (``now`` is passed in)."""
+
+    def __init__(self, policy: RestartPolicy) -> None:
+        self.policy = policy
+        self._times: dict[str, collections.deque[float]] = collections.defaultdict(
+            collections.deque)
+
+    def take(self, name: str, now: float) -> int | None:
+        """Use one restart of ``name``: how many it has had in the window, including this one,
+        or None when the budget is spent (do not restart)."""
+        times = self._times[name]
+        while times and now - times[0] > self.policy.window:
+            times.popleft()
+        if len(times) >= self.policy.max_restarts:
+            return None
+        times.append(now)
+        return len(times)
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,12 +89,13 @@ class Registrations:
             x.deadline = None
             if self.proxy_ready or not x.wanted.registers:
                 x.need = Need.NOTHING
+                x.hide_offline = 0
                 x.phone_policy = x.wanted
                 out[x.ext] = (x.wanted, x.ring_time)
             else:
                 x.need = Need.REGISTER
                 x.phone_policy = Policy.OFFLINE
-                x.hide_offline += 1  # the phone announces its start policy
+                x.hide_offline = 1  # the new process announces its start policy once
                 out[x.ext] = (Policy.OFFLINE, x.ring_time)
         return out
 
@@ -157,6 +158,7 @@ class Registrations:
         if x.need is not Need.AWAIT_UNREGISTER:
             x.need = Need.NOTHING
             x.deadline = None
+            x.hide_offline = 0  # from now on an "offline" is the user's own
 
     def on_tick(self, now: float) -> list[SendPolicy]:
         """Call when ``next_deadline()`` has passed."""

@@ -1,0 +1,36 @@
+"""The lab supervisor and its helpers (no Qt): ``Lab`` runs the proxy, the voicemail box and the
+phones as child processes and merges their events; see supervisor.py for the process model.
+
+    from labpbx.lab import Lab, LabConfig
+    with Lab(LabConfig(data_dir=path, fr_inv_timeout=3)) as lab:
+        leg = lab.call("1000", "1001")
+
+Modules — pure: config (LabConfig, LabError, restart budget), registrations (who registers
+when), commandlines (each child's arguments), ladder (text ladder of a call), calls (how a call
+ended), console (terminal lines). With threads/processes: children (one child process), acks
+(commands and their acks), stream (history, subscribers, wait_for), dispatcher (the one thread
+that owns the lab's state), history (the calls table), supervisor (Lab), proxy_child (the proxy
+as a supervised child), control (state file and control port for ``labpbx call``), demo (the
+tutorial's three calls).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from labpbx.lab.config import LabConfig, LabError, LabTimeout, RestartPolicy
+
+if TYPE_CHECKING:
+    from labpbx.lab.supervisor import Lab
+
+__all__ = ["Lab", "LabConfig", "LabError", "LabTimeout", "RestartPolicy"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the proxy child (labpbx.lab.proxy_child) lives in this package and is on the lab's
+    # start-up critical path; it must not pay for importing the supervisor it never uses.
+    if name == "Lab":
+        from labpbx.lab.supervisor import Lab
+
+        return Lab
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,90 @@
+"""The call history (the ``calls`` table): one row per call a lab phone placed.
+
+Rules of this module:
+- The dispatcher thread indexes the events of calls in progress (``index``) and, a moment after
+  the caller's leg has ended, asks for the row (``finish``): the proxy's last events of a call
+  may arrive after the phone's, through another pipe. The outcome is labpbx.lab.calls' verdict.
+- Rows are written by this module's own thread, so a slow or locked database never stalls the
+  event stream; a row that cannot be written becomes a warning (``report``), not an exception.
+- Bounded: at most ``CALL_INDEX_LIMIT`` calls are indexed at a time (the oldest are dropped), and
+  a call's events are released once its row is queued.
+- ``stop()`` writes every queued row before it returns.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from labpbx.errors import LabPbxError
+from labpbx.events import Event, ProblemEvent
+from labpbx.lab.calls import summarize_call
+from labpbx.store.db import LabStore
+from labpbx.store.records import CallRow
+
+CALL_INDEX_LIMIT = 200
+FINISH_DELAY = 0.5  # seconds between the caller's hang-up and the row
+
+_STOP = object()
+
+
+class CallHistory:
+    def __init__(self, store: Callable[[], LabStore], report: Callable[[Event], None],
+                 component: str = "lab") -> None:
+        self._store = store
+        self._report = report
+        self._component = component
+        self._calls: collections.OrderedDict[str, list[Event]] = collections.OrderedDict()
+        self._written: collections.deque[str] = collections.deque(maxlen=CALL_INDEX_LIMIT)
+        self._rows: queue.Queue[object] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._write_loop, name="lab-history",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._rows.put(_STOP)
+            self._thread.join(10.0)
+            self._thread = None
+
+    def index(self, event: Event) -> None:
+        """Remember an event of a call (one that has a Call-ID); dispatcher thread."""
+        call_id = getattr(event, "call_id", "")
+        if not call_id:
+            return
+        events = self._calls.get(call_id)
+        if events is None:
+            events = self._calls[call_id] = []
+            while len(self._calls) > CALL_INDEX_LIMIT:
+                self._calls.popitem(last=False)
+        events.append(event)
+
+    def finish(self, call_id: str) -> None:
+        """The call is over: queue its row (once); dispatcher thread."""
+        if call_id in self._written:
+            return
+        summary = summarize_call(self._calls.pop(call_id, []), call_id)
+        if summary is None:
+            return
+        self._written.append(call_id)
+        self._rows.put(CallRow(0, summary.call_id, summary.caller, summary.callee,
+                               summary.started_at, summary.ended_at, summary.outcome,
+                               summary.detail))
+
+    def _write_loop(self) -> None:
+        while True:
+            row = self._rows.get()
+            if row is _STOP:
+                return
+            assert isinstance(row, CallRow)
+            try:
+                self._store().calls_add(row)
+            except (LabPbxError, ValueError, OSError) as exc:
+                self._report(ProblemEvent(time.time(), self._component, "warning",
+                                          f"call {row.call_id} not added to the history: {exc}"))

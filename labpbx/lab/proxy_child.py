@@ -1,0 +1,205 @@
+"""The proxy as a lab child (``labpbx lab-proxy …``): ``labpbx proxy`` plus a stdin channel.
+
+``labpbx proxy`` is a foreground program for a terminal: it does not read stdin, has no "ready"
+event and answers SIGHUP with a line of text. The supervisor needs three more things, which this
+wrapper adds around the same ProxyService without touching the proxy package:
+
+Rules of this module:
+- stdout carries JSON events only: every proxy event (``--trace-sip`` adds the SIP messages) plus
+  ComponentEvent "starting" (pid), "ready" (address; extra: timers, script, media server),
+  "failed" (detail: why, e.g. a script error with its position), "stopping", "stopped".
+  Human-readable lines (xlog, problems, the banner) go to stderr.
+- stdin carries commands, one JSON object per line, read by a thread that never touches the
+  proxy; it hands each command to the event loop (``call_soon_threadsafe``):
+      {"cmd": "reload", "id": …}  load the script file again; ack extra: reloaded (bool), message
+      {"cmd": "status", "id": …}  ack extra: address, timers, script
+      {"cmd": "quit"}             orderly stop
+  Every command gets one ComponentEvent "ack" (or "error") carrying its id, like the phones.
+- EOF on stdin means the supervisor is gone (or wants us gone): stop. This is the proxy's
+  parent-death signal (see labpbx.lab.children for why no PR_SET_PDEATHSIG).
+- SIGTERM / SIGINT stop, SIGHUP reloads (POSIX), as for ``labpbx proxy``.
+- Exit codes: 0 after an orderly stop, 1 when the proxy could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from labpbx.errors import ConfigError, LabPbxError, ScriptError
+from labpbx.events import ComponentEvent, Event
+from labpbx.paths import db_path
+from labpbx.proxy.config import parse_hostport
+from labpbx.proxy.service import ConsolePrinter, ProxyOptions, ProxyService
+
+COMPONENT = "proxy"
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    try:
+        return parse_hostport(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labpbx lab-proxy",
+        description="The lab proxy as a supervised child: JSON events on stdout, JSON commands "
+                    "on stdin (reload, status, quit); EOF on stdin stops it.")
+    parser.add_argument("--listen", type=_hostport, required=True, metavar="HOST:PORT")
+    parser.add_argument("--media", type=_hostport, default=None, metavar="HOST:PORT")
+    parser.add_argument("--fr-timeout", type=_seconds, default=None)
+    parser.add_argument("--fr-inv-timeout", type=_seconds, default=None)
+    parser.add_argument("--script", type=Path, default=None)
+    parser.add_argument("--trace-sip", action="store_true")
+    return parser
+
+
+class _Out:
+    """Writes events as JSON lines; only the event-loop thread calls it."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def __call__(self, event: Event) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the supervisor is gone: EOF stops us
+            self.stream.write(event.to_json() + "\n")
+            self.stream.flush()
+
+
+def _read_commands(loop: asyncio.AbstractEventLoop, handle: Any) -> None:
+    """stdin reader thread: hand each parsed line to the loop; EOF → quit."""
+    try:
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                command = json.loads(line)
+            except ValueError:
+                command = {"cmd": "?", "text": line}
+            if not isinstance(command, dict):
+                command = {"cmd": "?", "text": line}
+            loop.call_soon_threadsafe(handle, command)
+    except (OSError, ValueError):
+        pass
+    with contextlib.suppress(RuntimeError):  # the loop has already closed
+        loop.call_soon_threadsafe(handle, {"cmd": "quit", "why": "stdin closed"})
+
+
+async def serve(options: ProxyOptions, out: _Out) -> int:
+    printer = ConsolePrinter(sys.stderr, None)
+
+    def sink(event: Event) -> None:
+        out(event)
+        printer(event)  # xlog and problems, human-readable, on stderr
+
+    try:
+        service = ProxyService(options, sink, trace=True)
+        await service.start()
+    except LabPbxError as exc:
+        detail = str(exc)
+        if isinstance(exc, ScriptError) and exc.context:
+            detail += "\n" + exc.context
+        out(ComponentEvent(time.time(), COMPONENT, status="failed", detail=detail))
+        print(f"labpbx lab-proxy: {detail}", file=sys.stderr)
+        return 1
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    why: list[str] = []
+    config = service.config
+    address = f"{config.listen[0]}:{config.listen[1]}"
+
+    def timers() -> dict[str, Any]:
+        return {"fr_timeout": config.fr_timeout, "fr_inv_timeout": config.fr_inv_timeout,
+                "script": str(service.script_path),
+                "media": str(service.script.defines.get("MEDIA_SERVER", ""))}
+
+    def reload() -> tuple[bool, str]:
+        before = service.script
+        message = service.reload_script()
+        return service.script is not before, message
+
+    def ack(command: dict[str, Any], status: str, detail: str, extra: dict[str, Any]) -> None:
+        head: dict[str, Any] = {"cmd": str(command.get("cmd"))}
+        if "id" in command:
+            head["id"] = command["id"]
+        out(ComponentEvent(time.time(), COMPONENT, status=status, detail=detail,
+                           address=address, extra={**head, **extra}))
+
+    def handle(command: dict[str, Any]) -> None:
+        name = command.get("cmd")
+        if name == "quit":
+            why.append(str(command.get("why", "quit command")))
+            stop.set()
+            if "id" in command:
+                ack(command, "ack", "quit", {})
+        elif name == "reload":
+            ok, message = reload()
+            printer.out.write(message + "\n")
+            ack(command, "ack", message, {"reloaded": ok, "message": message})
+        elif name == "status":
+            ack(command, "ack", "status", {"address": address, **timers()})
+        else:
+            ack(command, "error", f"unknown command {name!r}", {})
+
+    def on_signal(name: str) -> None:
+        why.append(name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig.name)
+    with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+        loop.add_signal_handler(signal.SIGHUP, lambda: printer.out.write(reload()[1] + "\n"))
+    threading.Thread(target=_read_commands, args=(loop, handle), name="proxy-stdin",
+                     daemon=True).start()
+    out(ComponentEvent(time.time(), COMPONENT, status="ready", address=address,
+                       extra={"pid": os.getpid(), **timers()}))
+    print(f"LabPBX proxy listening on udp:{address} — script {service.script_path}, "
+          f"fr_timeout={config.fr_timeout:g}s, fr_inv_timeout={config.fr_inv_timeout:g}s",
+          file=sys.stderr, flush=True)
+    try:
+        await stop.wait()
+    finally:
+        out(ComponentEvent(time.time(), COMPONENT, status="stopping",
+                           detail=why[0] if why else "", address=address))
+        service.stop()
+        out(ComponentEvent(time.time(), COMPONENT, status="stopped", address=address))
+    return 0
+
+
+def main(argv: Sequence[str], data_dir: Path) -> int:
+    """Run until quit / EOF / SIGTERM / SIGINT. Returns the exit code."""
+    args = build_parser().parse_args(argv)
+    out = _Out(sys.stdout)
+    out(ComponentEvent(time.time(), COMPONENT, status="starting", extra={"pid": os.getpid()}))
+    options = ProxyOptions(listen=args.listen, media=args.media, fr_timeout=args.fr_timeout,
+                           fr_inv_timeout=args.fr_inv_timeout, script_path=args.script,
+                           db_path=db_path(data_dir), trace_sip=args.trace_sip)
+    try:
+        import uvloop  # the proxy's event loop of choice where it exists (labpbx.proxy.service)
+    except ImportError:
+        return asyncio.run(serve(options, out))
+    return uvloop.run(serve(options, out))
