@@ -16,28 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from labpbx import __version__
+from labpbx import __version__, argtypes
 from labpbx.errors import ConfigError, LabPbxError, ScriptError
 from labpbx.paths import db_path, default_data_dir
-
-
-def _hostport(text: str) -> tuple[str, int]:
-    from labpbx.proxy.config import parse_hostport
-
-    try:
-        return parse_hostport(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,13 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     proxy = sub.add_parser("proxy", help="run the SIP proxy in the foreground",
                            description="Run the lab's stateful SIP proxy with a routing script.")
-    proxy.add_argument("--listen", type=_hostport, default=("127.0.0.1", 5060),
+    proxy.add_argument("--listen", type=argtypes.hostport, default=("127.0.0.1", 5060),
                        help="UDP address to listen on (default 127.0.0.1:5060)")
-    proxy.add_argument("--media", type=_hostport, default=None,
+    proxy.add_argument("--media", type=argtypes.hostport, default=None,
                        help="media server (voicemail) host:port; sets MEDIA_SERVER in the script")
-    proxy.add_argument("--fr-timeout", type=_seconds, default=None,
+    proxy.add_argument("--fr-timeout", type=argtypes.positive_seconds, default=None,
                        help="seconds to wait for a first reply (tm fr_timeout)")
-    proxy.add_argument("--fr-inv-timeout", type=_seconds, default=None,
+    proxy.add_argument("--fr-inv-timeout", type=argtypes.positive_seconds, default=None,
                        help="seconds an INVITE may ring before it counts as not answered "
                             "(tm fr_inv_timeout)")
     proxy.add_argument("--script", type=Path, default=None,

@@ -29,28 +29,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from labpbx import argtypes
+
 FORWARDING = frozenset({"phone", "voicemail", "lab-proxy"})
 COMMANDS = frozenset({"demo", "lab", "call"}) | FORWARDING
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from exc
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be between 0 and 65535")
-    return value
 
 
 def register(sub: Any) -> None:
@@ -66,14 +50,14 @@ def register(sub: Any) -> None:
                          description="Run the proxy, the voicemail box and the extensions until "
                                      "Ctrl-C. Point a softphone at the proxy; place calls with "
                                      "`labpbx call FROM TO`.")
-    lab.add_argument("--port", type=_port, default=5060,
+    lab.add_argument("--port", type=argtypes.port, default=5060,
                      help="proxy UDP port on 127.0.0.1 (default 5060; 0 = any free port)")
-    lab.add_argument("--media-port", type=_port, default=0,
+    lab.add_argument("--media-port", type=argtypes.port, default=0,
                      help="voicemail box UDP port (default 0 = any free port)")
     lab.add_argument("--extensions", default="1000-1004", metavar="LIST",
                      help="extensions, e.g. 1000-1004 or 1000,1001,1007 (default 1000-1004)")
-    lab.add_argument("--fr-timeout", type=_seconds, default=None)
-    lab.add_argument("--fr-inv-timeout", type=_seconds, default=None,
+    lab.add_argument("--fr-timeout", type=argtypes.positive_seconds, default=None)
+    lab.add_argument("--fr-inv-timeout", type=argtypes.positive_seconds, default=None,
                      help="seconds a call may ring before it goes to voicemail")
     lab.add_argument("--script", type=Path, default=None, help="routing script")
     lab.add_argument("--language", choices=("en", "zh"), default="en",

@@ -36,30 +36,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from labpbx.errors import ConfigError, LabPbxError, ScriptError
+from labpbx import argtypes
+from labpbx.errors import LabPbxError, ScriptError
 from labpbx.events import ComponentEvent, Event
 from labpbx.paths import db_path
-from labpbx.proxy.config import parse_hostport
 from labpbx.proxy.service import ConsolePrinter, ProxyOptions, ProxyService
 
 COMPONENT = "proxy"
 
 
-def _hostport(text: str) -> tuple[str, int]:
-    try:
-        return parse_hostport(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,10 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="labpbx lab-proxy",
         description="The lab proxy as a supervised child: JSON events on stdout, JSON commands "
                     "on stdin (reload, status, quit); EOF on stdin stops it.")
-    parser.add_argument("--listen", type=_hostport, required=True, metavar="HOST:PORT")
-    parser.add_argument("--media", type=_hostport, default=None, metavar="HOST:PORT")
-    parser.add_argument("--fr-timeout", type=_seconds, default=None)
-    parser.add_argument("--fr-inv-timeout", type=_seconds, default=None)
+    parser.add_argument("--listen", type=argtypes.hostport, required=True, metavar="HOST:PORT")
+    parser.add_argument("--media", type=argtypes.hostport, default=None, metavar="HOST:PORT")
+    parser.add_argument("--fr-timeout", type=argtypes.positive_seconds, default=None)
+    parser.add_argument("--fr-inv-timeout", type=argtypes.positive_seconds, default=None)
     parser.add_argument("--script", type=Path, default=None)
     parser.add_argument("--trace-sip", action="store_true")
     return parser

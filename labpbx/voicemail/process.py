@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from labpbx import argtypes
 from labpbx.errors import ConfigError, LabPbxError
 from labpbx.events import ComponentEvent, Event, ProblemEvent
 from labpbx.paths import default_data_dir
@@ -70,24 +71,6 @@ def _listen(text: str) -> tuple[str, int]:
     return host, port
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from exc
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be between 0 and 65535")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--listen", type=_listen, default=("127.0.0.1", 0), metavar="HOST:PORT",
                         help="SIP UDP address (default 127.0.0.1:0 = any free port, reported "
                              "in the ready event)")
-    parser.add_argument("--rtp-port", type=_port, default=0, metavar="N",
+    parser.add_argument("--rtp-port", type=argtypes.port, default=0, metavar="N",
                         help="first RTP port (default 0 = any free port)")
-    parser.add_argument("--rtp-range", type=_port, default=100, metavar="N",
+    parser.add_argument("--rtp-range", type=argtypes.port, default=100, metavar="N",
                         help="how many RTP ports from --rtp-port may be used (default 100)")
     parser.add_argument("--data", type=Path, default=None, metavar="DIR",
                         help="lab data directory (messages go to DIR/voicemail/<mailbox>/)")
@@ -109,12 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default {DEFAULT_VOICEMAIL_NUMBER})")
     parser.add_argument("--language", choices=LANGUAGES, default="en",
                         help="language of the shipped greetings (default en)")
-    parser.add_argument("--max-length", type=_seconds, default=DEFAULT_MAX_LENGTH, metavar="S",
+    parser.add_argument("--max-length", type=argtypes.non_negative_seconds,
+                        default=DEFAULT_MAX_LENGTH, metavar="S",
                         help=f"longest message in seconds (default {DEFAULT_MAX_LENGTH:g})")
-    parser.add_argument("--silence", type=_seconds, default=DEFAULT_SILENCE, metavar="S",
+    parser.add_argument("--silence", type=argtypes.non_negative_seconds,
+                        default=DEFAULT_SILENCE, metavar="S",
                         help="end the message after this many seconds of silence, 0 = never "
                              f"(default {DEFAULT_SILENCE:g})")
-    parser.add_argument("--min-length", type=_seconds, default=DEFAULT_MIN_LENGTH, metavar="S",
+    parser.add_argument("--min-length", type=argtypes.non_negative_seconds,
+                        default=DEFAULT_MIN_LENGTH, metavar="S",
                         help="shorter messages are discarded as empty "
                              f"(default {DEFAULT_MIN_LENGTH:g})")
     parser.add_argument("--json", action="store_true",
