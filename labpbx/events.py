@@ -157,6 +157,7 @@ class VoicemailEvent(Event):
     path: str = ""
     duration: float = 0.0
     reason: str = ""
+    call_id: str = ""  # the SIP Call-ID of the box's leg ("" from older producers)
 
 
 @dataclass(frozen=True, slots=True)

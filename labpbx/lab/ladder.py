@@ -75,7 +75,8 @@ def select_call(events: Iterable[Event], call_id: str, *,
                 voicemail_number: str = VOICEMAIL_NUMBER) -> list[Event]:
     """The events of one call (see the module rules), in stream order.
 
-    VoicemailEvents carry no Call-ID: they are linked through the box's leg for this Call-ID
+    VoicemailEvents carry the Call-ID of the box's leg; those from older streams without one are
+    linked heuristically: through the box's leg for this Call-ID
     (its time window) and, when the proxy's trace shows the INVITE it sent to the box, through
     the mailbox that INVITE addresses (b1001 → 1001; the voicemail number → its Diversion), so
     two calls in the box at the same time do not mix. Two simultaneous calls into the same
@@ -101,7 +102,7 @@ def select_call(events: Iterable[Event], call_id: str, *,
     for e in stream:
         if getattr(e, "call_id", None) == call_id:
             picked.append(e)
-        elif isinstance(e, VoicemailEvent):
+        elif isinstance(e, VoicemailEvent) and not e.call_id:
             if mailboxes and e.mailbox not in mailboxes:
                 continue
             if e.status in VOICEMAIL_FINAL and e.message_id and e.message_id in recorded:

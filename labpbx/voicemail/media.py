@@ -504,7 +504,7 @@ class VoicemailServer:
                if full else f"{prm.statusCode} {prm.reason}")
         self._emit(VoicemailEvent(time.time(), COMPONENT, mailbox=target.mailbox,
                                   caller=invite.caller, greeting=target.greeting,
-                                  status="refused", reason=why))
+                                  status="refused", reason=why, call_id=invite.call_id))
         self._problem("warning", "voicemail box full, call refused" if full else
                       "incoming call refused", f"{invite.call_id}: {why}")
 
@@ -702,7 +702,8 @@ class VoicemailServer:
         self._emit(VoicemailEvent(time.time(), COMPONENT, mailbox=target.mailbox,
                                   caller=leg.invite.caller, greeting=target.greeting,
                                   status=status, message_id=message_id, path=path,
-                                  duration=duration, reason=reason))
+                                  duration=duration, reason=reason,
+                                  call_id=leg.invite.call_id))
 
     def _problem(self, severity: str, message: str, detail: str = "") -> None:
         self._emit(ProblemEvent(time.time(), COMPONENT, severity=severity, message=message,

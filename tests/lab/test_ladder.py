@@ -224,3 +224,15 @@ class TestRecordedTutorial:
         invite_vm = labels.index("INVITE u1001")
         assert timeout < cancel and timeout < invite_vm
         assert rows[cancel].src == PROXY and rows[cancel].dst == CALLEE
+
+
+def test_voicemail_events_with_a_call_id_are_linked_by_it() -> None:
+    """Two calls in the same mailbox at once: the Call-ID on the VoicemailEvent tells them apart."""
+    from labpbx.events import VoicemailEvent
+    from labpbx.lab.ladder import select_call
+
+    mine = VoicemailEvent(1.0, "voicemail", mailbox="1001", caller="sip:1000@127.0.0.1",
+                          greeting="busy", status="stored", message_id="m1", call_id="A")
+    other = VoicemailEvent(1.0, "voicemail", mailbox="1001", caller="sip:1002@127.0.0.1",
+                           greeting="busy", status="stored", message_id="m2", call_id="B")
+    assert select_call([mine, other], "A") == [mine]
