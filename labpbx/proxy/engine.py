@@ -66,6 +66,8 @@ class Proxy(ReplyPath, ScriptServices):
             return
         if self.trace_sip:
             self._trace("in", addr, self.config.listen, message, data)
+        if isinstance(message, Request):
+            fwd.stamp_received(message, addr)
         try:
             self.layer.receive(message, addr, now)
         except SipParseError as exc:

@@ -114,6 +114,27 @@ def via_value(listen: Addr, branch: str) -> str:
     return f"SIP/2.0/UDP {host}:{port};branch={branch}"
 
 
+def stamp_received(request: Request, source: Addr) -> None:
+    """RFC 3261 §18.2.1 and RFC 3581 §4: note where the request really came from in its top Via —
+    ``received`` when the sent-by host differs from the source address, and ``rport=<port>`` when
+    the client asked for it — so every response carries it back."""
+    top = request.headers.first_value("Via")
+    if top is None:
+        return
+    try:
+        via = parse_via(top)
+    except SipParseError:
+        return
+    wants_rport = via.param("rport") == ""
+    if via.host == source[0] and not wants_rport:
+        return
+    stamped = via.with_param("received", source[0])
+    if wants_rport:
+        stamped = stamped.with_param("rport", str(source[1]))
+    request.headers.remove_first_value("Via")
+    request.headers.prepend("Via", str(stamped))
+
+
 def response_address(via: Via) -> Addr | None:
     """§18.2.2 / RFC 3581: received+rport, else received+port, else sent-by."""
     host = via.param("received") or via.host

@@ -386,3 +386,28 @@ class TestOutboundProxyRoute:
         h.add("CSeq", "1 OPTIONS")
         net.send(opt, ("127.0.0.1", 21009))
         assert net.statuses(("127.0.0.1", 21009)) == [200]
+
+
+class TestReceivedAndRport:
+    """RFC 3261 §18.2.1 / RFC 3581 §4: the proxy records the real source in the top Via."""
+
+    def test_rport_is_filled_in_responses(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        via = inv.headers.get("Via") or ""
+        inv.headers.set("Via", via + ";rport")
+        net.send(inv, CALLER)
+        trying = net.responses(CALLER)[0]
+        top = trying.top_via
+        assert top.param("rport") == str(CALLER[1])
+        assert top.param("received") == CALLER[0]
+
+    def test_received_when_sent_by_differs(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        inv.headers.set("Via", "SIP/2.0/UDP 127.0.0.9:5999;branch=z9hG4bKdiff")
+        net.send(inv, CALLER)
+        assert net.responses(CALLER)[0].top_via.param("received") == CALLER[0]
+
+    def test_no_change_without_rport_from_the_sent_by_host(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        net.send(inv, CALLER)
+        assert net.responses(CALLER)[0].headers.get("Via") == inv.headers.get("Via")
