@@ -368,6 +368,16 @@ class Via:
 @lru_cache(maxsize=4096)  # values repeat within a call; results are immutable
 def parse_via(text: str) -> Via:
     """Parse one Via value (not a comma list). LWS is allowed around '/', ':', ';' and '='."""
+    if text.startswith("SIP/2.0/"):
+        # fast path for the usual "SIP/2.0/UDP host:port;params" (no LWS inside)
+        space = text.find(" ", 8)
+        semi = text.find(";", space)
+        sent_by = text[space + 1 :] if semi < 0 else text[space + 1 : semi]
+        transport = text[8:space]
+        if space > 8 and is_token(transport) and sent_by and " " not in sent_by and "\t" not in sent_by:
+            host, port = parse_host_port(sent_by)
+            params = () if semi < 0 else parse_params(text[semi:])
+            return Via("SIP/2.0", transport.upper(), host, port, params)
     semi = text.find(";")
     head = text if semi < 0 else text[:semi]
     params = () if semi < 0 else parse_params(text[semi:])
