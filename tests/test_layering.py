@@ -22,7 +22,7 @@ PURE = [
     "labpbx/store/records.py",
     "labpbx/phones/policy.py", "labpbx/phones/commands.py", "labpbx/phones/config.py",
     "labpbx/phones/legs.py", "labpbx/phones/pacing.py",
-    "labpbx/voicemail/box.py",
+    "labpbx/voicemail/box.py", "labpbx/voicemail/mwi.py", "labpbx/phones/mwi.py",
 ]
 
 

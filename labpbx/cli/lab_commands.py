@@ -1,7 +1,8 @@
 """The lab's commands of the ``labpbx`` command line.
 
     labpbx [--data DIR] demo [--fast]           the tutorial's three calls, checked (exit 0 = right)
-    labpbx [--data DIR] lab [--port N] …        the lab, headless, until Ctrl-C (real softphones)
+    labpbx [--data DIR] lab [--port N] [--audio-ext EXT] …
+                                                the lab, headless, until Ctrl-C (real softphones)
     labpbx [--data DIR] call FROM TO            place a call in the running lab (click-to-call)
     labpbx [--data DIR] phone …                 one phone process (labpbx.phones.process)
     labpbx [--data DIR] voicemail …             the voicemail box, indexing into the lab database
@@ -62,6 +63,9 @@ def register(sub: Any) -> None:
     lab.add_argument("--script", type=Path, default=None, help="routing script")
     lab.add_argument("--language", choices=("en", "zh"), default="en",
                      help="language of the voicemail greetings")
+    lab.add_argument("--audio-ext", default=None, metavar="EXT",
+                     help="the extension that is your own softphone: its calls use this "
+                          "machine's microphone and speaker (when there is a sound card)")
     lab.add_argument("--sip", action="store_true", help="also print every SIP message")
     lab.add_argument("--json", action="store_true", help="print events as JSON lines")
 
@@ -145,7 +149,8 @@ def _lab(args: argparse.Namespace, data_dir: Path) -> int:
     config = LabConfig(extensions=parse_extensions(args.extensions), proxy_port=args.port,
                        media_port=args.media_port, fr_timeout=args.fr_timeout,
                        fr_inv_timeout=args.fr_inv_timeout, data_dir=data_dir,
-                       script_path=args.script, language=args.language)
+                       script_path=args.script, language=args.language,
+                       audio_ext=args.audio_ext)
     lab = Lab(config)
     print_lock = threading.Lock()
 

@@ -6,7 +6,9 @@ Rules of this module:
 - Every address is 127.0.0.1; the ports are the ones the supervisor picked.
 - The proxy runs as ``lab-proxy`` (labpbx.lab.proxy_child): ``labpbx proxy`` plus the stdin
   command channel and a "ready" event. The voicemail box gets the lab's data dir, so its
-  messages are indexed in the lab database (labpbx.cli.lab_commands wires the store).
+  messages are indexed in the lab database (labpbx.cli.lab_commands wires the store), and the
+  proxy's address, to which it sends its message-waiting NOTIFYs (RFC 3842).
+- The phone process holding ``LabConfig.audio_ext`` gets ``--audio`` (the user's own softphone).
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ def proxy_args(config: LabConfig, data_dir: Path, proxy_port: int, media_port: i
     return args
 
 
-def voicemail_args(config: LabConfig, data_dir: Path, media_port: int) -> list[str]:
+def voicemail_args(config: LabConfig, data_dir: Path, media_port: int,
+                   proxy_port: int) -> list[str]:
     args = ["--data", str(data_dir), "voicemail", "--json", "--listen", f"{HOST}:{media_port}",
-            "--language", config.language, "--voicemail-number", VOICEMAIL_NUMBER]
+            "--language", config.language, "--voicemail-number", VOICEMAIL_NUMBER,
+            "--proxy", f"{HOST}:{proxy_port}"]
     for flag, value in (("--max-length", config.voicemail_max_length),
                         ("--silence", config.voicemail_silence),
                         ("--min-length", config.voicemail_min_length)):
@@ -44,11 +48,13 @@ def voicemail_args(config: LabConfig, data_dir: Path, media_port: int) -> list[s
 
 
 def phone_args(name: str, exts: Sequence[str], policies: Mapping[str, tuple[Policy, float]],
-               proxy_port: int, voice: Path | None = None) -> list[str]:
+               proxy_port: int, voice: Path | None = None, audio: bool = False) -> list[str]:
     args = ["phone", "--proxy", f"{HOST}:{proxy_port}", "--json", "--name", name]
     for ext in exts:
         policy, ring = policies[ext]
         args += ["--ext", ext, "--policy", f"{ext}={policy.value}:{ring:g}"]
     if voice is not None:
         args += ["--voice", str(voice)]
+    if audio:
+        args.append("--audio")
     return args

@@ -83,6 +83,9 @@ class LabConfig:
     None = the script's modparam values. ``data_dir`` None = the per-user data dir
     (labpbx.paths). ``policies`` sets the start policy of an extension (default answer after
     3 s). ``voicemail_*`` None = the box's defaults (60 s max, 5 s silence, 0.5 s min).
+    ``audio_ext`` is the extension that is the user's own softphone: the phone process holding it
+    bridges its calls to the local microphone and speaker (``labpbx phone --audio``; without a
+    sound card it says why in the event stream and carries on silent). None = no local audio.
     """
 
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
@@ -101,6 +104,7 @@ class LabConfig:
     trace_sip: bool = True
     voice_wav: Path | None = None
     restart: RestartPolicy = RestartPolicy()
+    audio_ext: str | None = None
 
     def validate(self) -> None:
         """ConfigError naming the bad value; called by ``Lab.__init__``."""
@@ -135,6 +139,12 @@ class LabConfig:
             raise ConfigError(f"policy for an extension the lab does not have: {sorted(unknown)}")
         for _policy, ring in self.policies.values():
             check_ring_time(ring)
+        if self.audio_ext is not None and self.audio_ext not in self.extensions:
+            raise ConfigError(f"audio extension {self.audio_ext!r} is not an extension of the lab")
+
+    def has_audio(self, exts: Sequence[str]) -> bool:
+        """Whether the phone process holding ``exts`` gets the local sound (``audio_ext``)."""
+        return self.audio_ext is not None and self.audio_ext in exts
 
     def policy_of(self, ext: str) -> tuple[Policy, float]:
         """The start policy of ``ext`` (answer after 3 s unless ``policies`` says otherwise)."""

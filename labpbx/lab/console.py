@@ -81,6 +81,9 @@ def _text(event: Event, sip: bool) -> str | None:
     if isinstance(event, ProblemEvent):
         return f"{event.severity.upper()}: {event.message}"
     if isinstance(event, ComponentEvent):
+        if event.status == "audio" and event.extra.get("requested"):
+            # The user asked for sound on this phone (--audio-ext): say whether it works and why.
+            return f"local audio: {event.detail}"
         if event.status in QUIET_COMPONENT_STATUSES:
             return None
         if event.status == "error":

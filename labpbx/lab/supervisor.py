@@ -283,11 +283,13 @@ class Lab:
             return labpbx_command(*proxy_args(self.config, self.data_dir, self.proxy_port,
                                               self.media_port))
         if name == VOICEMAIL:
-            return labpbx_command(*voicemail_args(self.config, self.data_dir, self.media_port))
+            return labpbx_command(*voicemail_args(self.config, self.data_dir, self.media_port,
+                                                  self.proxy_port))
         with self._plan_lock:
             policies = self._plan.spawn_policies(name)
         return labpbx_command(*phone_args(name, self.phones[name], policies, self.proxy_port,
-                                          self.config.voice_wav))
+                                          self.config.voice_wav,
+                                          self.config.has_audio(self.phones[name])))
 
     def pids(self) -> dict[str, int]:
         """PID of every component's current process."""

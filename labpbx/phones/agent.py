@@ -19,6 +19,10 @@ Rules of this module (why: PJSUA2.md lists the ways this wheel aborts the proces
 - ``shutdown()`` follows PJSUA2.md's 17 ms sequence: hangupAllCalls, pump, drop calls and players
   and ports, acc.shutdown(), libDestroy(PJSUA_DESTROY_NO_RX_MSG). Nothing pjsua2 outlives it.
 - Network: the SIP transport and RTP bind 127.0.0.1 only; outgoing targets must be loopback.
+- Message waiting (RFC 3842): the voicemail box sends unsolicited ``message-summary`` NOTIFYs
+  (no SUBSCRIBE, so no AccountMwiConfig). pjsua's unsolicited-MWI module (``UaConfig.
+  mwiUnsolicitedEnabled``) answers each one 200 OK itself and then calls ``onMwiInfo`` of the
+  account pjsua matched; the agent turns its body into an MwiEvent for that extension.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from labpbx.events import (
     CallStateEvent,
     ComponentEvent,
     EventSink,
+    MwiEvent,
     PolicyEvent,
     ProblemEvent,
     RegistrationEvent,
@@ -54,6 +59,7 @@ from labpbx.phones.commands import (
 from labpbx.phones.config import BIND_HOST, RTP_PORT_RANGE, AgentConfig
 from labpbx.phones.legs import UNANSWERED, Book, Extension, Leg
 from labpbx.phones.localaudio import CLOCK_RATE, FRAME_MS, LocalAudio, probe
+from labpbx.phones.mwi import summary_from_message
 from labpbx.phones.pacing import Deadlines, Pacer
 from labpbx.phones.policy import Policy, decide
 from labpbx.phones.stdio import stdout_to_stderr
@@ -116,6 +122,10 @@ class _Account(pj.Account):  # type: ignore[misc]
     def onIncomingCall(self, prm: Any) -> None:
         with self._agent._guard("onIncomingCall"):
             self._agent._on_incoming(self, self._ext, prm)
+
+    def onMwiInfo(self, prm: Any) -> None:
+        with self._agent._guard("onMwiInfo"):
+            self._agent._on_mwi(self._ext, str(prm.rdata.wholeMsg))
 
 
 class _Call(pj.Call):  # type: ignore[misc]
@@ -228,6 +238,9 @@ class PhoneAgent:
         cfg.uaConfig.maxCalls = self._cfg.capacity
         cfg.uaConfig.userAgent = USER_AGENT
         cfg.uaConfig.enableUpnp = False  # nothing may leave loopback
+        # The box's NOTIFYs are unsolicited: pjsua answers them 200 and calls onMwiInfo (the
+        # default already, set so that the phones' MWI does not hang on a default changing).
+        cfg.uaConfig.mwiUnsolicitedEnabled = True
         # pjsua hands log lines to the writer only up to consoleLevel: keep both at the low level.
         self._log_writer = _LogWriter()
         cfg.logConfig.writer = self._log_writer
@@ -283,7 +296,7 @@ class PhoneAgent:
         if not self._cfg.local_audio:
             self._emit(ComponentEvent(time.time(), self.component, status="audio",
                                       detail="local audio off (--audio not given)",
-                                      extra={"enabled": False}))
+                                      extra={"enabled": False, "requested": False}))
             return
         found = probe()
         reason = found.reason
@@ -300,7 +313,7 @@ class PhoneAgent:
                 audio.stop()
                 reason = f"no sound card: cannot open audio stream ({exc})"
         self._emit(ComponentEvent(time.time(), self.component, status="audio", detail=reason,
-                                  extra={"enabled": self._local is not None}))
+                                  extra={"enabled": self._local is not None, "requested": True}))
 
     def shutdown(self, reason: str = "") -> None:
         """Hang up everything, unregister, destroy the endpoint. Idempotent; owner thread only."""
@@ -472,6 +485,21 @@ class PhoneAgent:
             leg_id = leg.id  # the timer holds the id, never the Call
             self._timers.add(self._clock() + decision.answer_after,
                              lambda: self._auto_answer(leg_id))
+
+    def _on_mwi(self, ext: str, whole: str) -> None:
+        user = request_user(whole)
+        if user is not None and user != ext:
+            # pjsua hands a NOTIFY for an unknown user to the default account: not this light.
+            self._problem("warning", f"message-waiting NOTIFY for {user}, which this phone does"
+                          " not have: ignored")
+            return
+        try:
+            summary = summary_from_message(whole)
+        except ValueError as exc:
+            self._problem("warning", f"{ext}: unreadable message-waiting NOTIFY", str(exc))
+            return
+        self._emit(MwiEvent(time.time(), self.component, mailbox=ext, new_messages=summary.new,
+                            old_messages=summary.old))
 
     def _on_rejected(self, code: int, reason: str, local: str, remote: str) -> None:
         ext = uri_user(bare_uri(local)) or "?"

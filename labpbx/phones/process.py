@@ -17,7 +17,8 @@ Events, in the order a supervisor sees them (labpbx.events): ComponentEvent "sta
 "audio" (local sound on/off and why), PolicyEvent per extension, ComponentEvent "ready" (address
 127.0.0.1:<sip port>, extra.exts) once every registering account has sent its first REGISTER,
 RegistrationEvent per extension on each REGISTER answer; then CallStateEvent per leg change,
-PolicyEvent on change, ProblemEvent for trouble; finally "stopping" (detail: why) and "stopped".
+PolicyEvent on change, MwiEvent when the voicemail box's NOTIFY (RFC 3842) says an extension's
+message count changed, ProblemEvent for trouble; finally "stopping" (detail: why) and "stopped".
 A start that fails emits "failed" (detail) and exits 1.
 """
 

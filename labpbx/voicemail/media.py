@@ -224,8 +224,10 @@ class VoicemailServer:
     """A voicemail box on one UDP address. See the module docstring for the threading rules."""
 
     def __init__(self, config: BoxConfig, data_dir: Path, store: MessageStore, sink: EventSink, *,
-                 log_file: Path | None = None, log_level: int = 4) -> None:
+                 log_file: Path | None = None, log_level: int = 4,
+                 ready_extra: dict[str, Any] | None = None) -> None:
         self.config = config
+        self._ready_extra = dict(ready_extra or {})  # the process's own settings, e.g. "mwi"
         self.data_dir = data_dir
         self._store = store
         self._sink = sink
@@ -311,7 +313,7 @@ class VoicemailServer:
             extra={"language": cfg.language, "voicemail_number": cfg.voicemail_number,
                    "max_legs": cfg.max_legs, "max_length": cfg.limits.max_length,
                    "silence": cfg.limits.silence, "rtp_port": cfg.rtp_port,
-                   "data": str(self.data_dir)}))
+                   "data": str(self.data_dir), **self._ready_extra}))
         return self._address
 
     def pump(self, ms: int = 10) -> None:
@@ -325,6 +327,16 @@ class VoicemailServer:
         return {"address": self._address, "legs": len(self._legs),
                 "closing": len(self._closing), "max_legs": self.config.max_legs,
                 "phases": {leg.leg_id: leg.phase for leg in self._legs.values()}}
+
+    def announce_mwi(self, mailbox: str) -> None:
+        """Emit the MwiEvent of ``mailbox`` with the store's counts (as after a stored message)."""
+        try:
+            new, old = self._store.count(mailbox)
+        except (LabPbxError, ValueError, OSError) as exc:
+            self._problem("error", f"cannot count the messages of mailbox {mailbox}", str(exc))
+            return
+        self._emit(MwiEvent(time.time(), COMPONENT, mailbox=mailbox, new_messages=new,
+                            old_messages=old))
 
     def stop(self) -> None:
         """Hang up every call (recordings in progress are kept), then destroy the endpoint."""

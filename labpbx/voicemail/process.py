@@ -3,6 +3,7 @@
     labpbx voicemail [--listen 127.0.0.1:PORT] [--rtp-port N] [--rtp-range N] [--data DIR]
                      [--voicemail-number 2345678] [--language en|zh] [--max-length S]
                      [--silence S] [--min-length S] [--json] [--pjsip-log FILE]
+                     [--proxy 127.0.0.1:PORT]
 
 Rules of this module
   * The main thread owns pjsua2: it starts the server, pumps it every 10 ms and stops it.
@@ -10,10 +11,17 @@ Rules of this module
     pjsua2 (PJSUA2.md: an unregistered thread would abort the process); it only queues them.
       {"cmd": "quit"}     orderly shutdown (so does EOF on stdin, SIGTERM and SIGINT)
       {"cmd": "status"}   answer with ComponentEvent(status="status", extra={legs, phases, …})
+      {"cmd": "mwi", "mailbox": "1001"}   announce the mailbox's counts again (MwiEvent, and
+                          the NOTIFY below when --proxy is given)
     A line that is not a known command gets a ProblemEvent and is otherwise ignored.
   * stdout carries events: with ``--json`` one event JSON object per line (labpbx.events), else
     one human-readable line per event. What pjlib prints during libCreate is sent to stderr on
     POSIX; consumers should still skip lines that are not JSON.
+  * Message waiting (RFC 3842): with ``--proxy`` every MwiEvent the box emits (after each stored
+    message, and on the "mwi" command) also becomes an unsolicited NOTIFY to that proxy, sent by
+    labpbx.voicemail.notifier on the main thread between two pumps (our own SIP transaction
+    layer, not pjsua2). Without ``--proxy`` nothing is sent; the ready event's ``extra["mwi"]``
+    says which it is.
   * Exit codes: 0 after an orderly stop, 2 for a bad command line, an address that cannot be
     used or a message index that cannot be opened (a ProblemEvent and
     ComponentEvent(status="failed") say why).
@@ -36,7 +44,7 @@ from typing import Any, TextIO
 
 from labpbx import argtypes
 from labpbx.errors import ConfigError, LabPbxError
-from labpbx.events import ComponentEvent, Event, ProblemEvent
+from labpbx.events import ComponentEvent, Event, MwiEvent, ProblemEvent
 from labpbx.paths import default_data_dir
 from labpbx.voicemail.box import (
     DEFAULT_MAX_LENGTH,
@@ -47,8 +55,10 @@ from labpbx.voicemail.box import (
     BoxConfig,
     MessageStore,
     RecordingLimits,
+    safe_mailbox,
 )
 from labpbx.voicemail.memory_store import MemoryMessageStore
+from labpbx.voicemail.notifier import MwiNotifier
 
 COMPONENT = "voicemail"
 PUMP_MS = 10
@@ -71,6 +81,12 @@ def _listen(text: str) -> tuple[str, int]:
     return host, port
 
 
+def _proxy(text: str) -> tuple[str, int]:
+    host, port = _listen(text)
+    if not host.startswith("127.") or port == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a loopback HOST:PORT with a port "
+                                         "(e.g. 127.0.0.1:5060)")
+    return host, port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="events as JSON lines on stdout (for the lab supervisor)")
     parser.add_argument("--pjsip-log", type=Path, default=None, metavar="FILE",
                         help="write pjsip's own log (level 4) to FILE")
+    parser.add_argument("--proxy", type=_proxy, default=None, metavar="HOST:PORT",
+                        help="send message-waiting NOTIFYs (RFC 3842) for each mailbox to this "
+                             "proxy, which relays them to the registered phone (default: none)")
     return parser
 
 
@@ -195,7 +214,33 @@ def main(argv: Sequence[str] | None = None, *, store_factory: StoreFactory | Non
 
     from labpbx.voicemail.media import VoicemailServer  # pjsua2 loads only when the box runs
 
-    server = VoicemailServer(config, data_dir, store, out, log_file=args.pjsip_log)
+    notifier: MwiNotifier | None = None
+    if args.proxy is not None:
+        try:
+            notifier = MwiNotifier(args.proxy, out, component=COMPONENT)
+        except OSError as exc:
+            out(ProblemEvent(time.time(), COMPONENT, severity="error",
+                             message=f"cannot open the message-waiting socket: {exc}"))
+            out(ComponentEvent(time.time(), COMPONENT, status="failed", detail=str(exc)))
+            return 2
+        mwi = (f"NOTIFY to {args.proxy[0]}:{args.proxy[1]} from "
+               f"{notifier.local[0]}:{notifier.local[1]}")
+    else:
+        mwi = "off: no --proxy, message-waiting NOTIFYs are not sent"
+
+    def sink(event: Event) -> None:
+        out(event)
+        # The box's own count announcements drive the NOTIFYs (same thread: the pump's).
+        if notifier is not None and isinstance(event, MwiEvent):
+            try:
+                notifier.notify(event.mailbox, event.new_messages, event.old_messages)
+            except ValueError as exc:
+                out(ProblemEvent(time.time(), COMPONENT, severity="warning",
+                                 message=f"no NOTIFY for mailbox {event.mailbox!r}",
+                                 detail=str(exc)))
+
+    server = VoicemailServer(config, data_dir, store, sink, log_file=args.pjsip_log,
+                             ready_extra={"mwi": mwi})
     commands: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
     reader = threading.Thread(target=_read_commands, args=(stdin or sys.stdin, commands),
                               name="voicemail-stdin", daemon=True)
@@ -209,6 +254,9 @@ def main(argv: Sequence[str] | None = None, *, store_factory: StoreFactory | Non
     try:
         try:
             server.start()
+            if notifier is not None:
+                host, _, port = server.address.rpartition(":")
+                notifier.box = (host, int(port))
         except ConfigError as exc:
             out(ProblemEvent(time.time(), COMPONENT, severity="error", message=str(exc)))
             out(ComponentEvent(time.time(), COMPONENT, status="failed", detail=str(exc)))
@@ -216,6 +264,8 @@ def main(argv: Sequence[str] | None = None, *, store_factory: StoreFactory | Non
         reader.start()
         while not stop_reason:
             server.pump(PUMP_MS)
+            if notifier is not None:
+                notifier.pump()
             _handle_commands(commands, server, out, stop_reason)
         out(ComponentEvent(time.time(), COMPONENT, status="stopping", detail=stop_reason[0],
                            address=server.address))
@@ -224,6 +274,8 @@ def main(argv: Sequence[str] | None = None, *, store_factory: StoreFactory | Non
     finally:
         if server.running:
             server.stop()
+        if notifier is not None:
+            notifier.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -241,6 +293,14 @@ def _handle_commands(commands: queue.SimpleQueue[dict[str, Any]], server: Any,
         elif name == "status":
             out(ComponentEvent(time.time(), COMPONENT, status="status", address=server.address,
                                extra=server.status()))
+        elif name == "mwi":
+            mailbox = safe_mailbox(str(command.get("mailbox", "")))
+            if mailbox is None:
+                out(ProblemEvent(time.time(), COMPONENT, severity="warning",
+                                 message="mwi: missing or unusable 'mailbox'",
+                                 detail=json.dumps(command)))
+            else:
+                server.announce_mwi(mailbox)
         else:
             out(ProblemEvent(time.time(), COMPONENT, severity="warning",
                              message=f"unknown command {name!r}", detail=json.dumps(command)))

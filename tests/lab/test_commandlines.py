@@ -22,10 +22,10 @@ def test_proxy() -> None:
 
 def test_voicemail() -> None:
     config = LabConfig(language="zh", voicemail_max_length=1.5, voicemail_silence=0)
-    assert voicemail_args(config, DATA, 15070) == [
+    assert voicemail_args(config, DATA, 15070, 5060) == [
         "--data", "/data/lab", "voicemail", "--json", "--listen", "127.0.0.1:15070",
-        "--language", "zh", "--voicemail-number", "2345678", "--max-length", "1.5",
-        "--silence", "0"]
+        "--language", "zh", "--voicemail-number", "2345678", "--proxy", "127.0.0.1:5060",
+        "--max-length", "1.5", "--silence", "0"]
 
 
 def test_phone() -> None:
@@ -34,3 +34,12 @@ def test_phone() -> None:
         "phone", "--proxy", "127.0.0.1:5060", "--json", "--name", "phone-1000-1001",
         "--ext", "1000", "--policy", "1000=offline:3", "--ext", "1001", "--policy",
         "1001=busy:0"]
+
+
+def test_only_the_audio_extensions_phone_gets_local_audio() -> None:
+    config = LabConfig(audio_ext="1000")
+    assert [config.has_audio(group) for group in config.phone_groups()] == [True, False, False]
+    assert not any(LabConfig().has_audio(group) for group in LabConfig().phone_groups())
+    policies = {"1000": (Policy.ANSWER, 3.0)}
+    assert phone_args("phone-1000", ("1000",), policies, 5060, audio=True)[-1] == "--audio"
+    assert "--audio" not in phone_args("phone-1000", ("1000",), policies, 5060)

@@ -31,6 +31,7 @@ def test_default_lab_is_five_extensions_in_three_phone_processes() -> None:
     ({"language": "fr"}, "language"),
     ({"policies": {"1009": (Policy.BUSY, 0.0)}}, "1009"),
     ({"policies": {"1000": (Policy.ANSWER, -1.0)}}, "ring time"),
+    ({"audio_ext": "1009"}, "audio extension '1009'"),
 ])
 def test_bad_configurations_say_what_is_wrong(changes: dict[str, object], words: str) -> None:
     with pytest.raises(ConfigError, match=words):

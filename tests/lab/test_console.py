@@ -33,6 +33,10 @@ T = 1_700_000_000.25
      "restarted: restarted after exit code -9"),
     (ComponentEvent(T, "proxy", "ready", address="127.0.0.1:5060"), "ready 127.0.0.1:5060"),
     (ProblemEvent(T, "lab", "error", "it broke"), "ERROR: it broke"),
+    (ComponentEvent(T, "phone-1000", "audio", "no sound card: PortAudio found no devices",
+                    extra={"enabled": False, "requested": True}),
+     "local audio: no sound card: PortAudio found no devices"),
+    (ComponentEvent(T, "voicemail", "mwi", "NOTIFY 1001: 200 OK"), "mwi: NOTIFY 1001: 200 OK"),
 ])
 def test_lines(event: Event, text: str) -> None:
     line = format_event(event)
@@ -43,6 +47,8 @@ def test_lines(event: Event, text: str) -> None:
 
 @pytest.mark.parametrize("event", [
     ComponentEvent(T, "phone-1000", "ack", "policy"),
+    ComponentEvent(T, "phone-1002", "audio", "local audio off (--audio not given)",
+                   extra={"enabled": False, "requested": False}),
     TransactionEvent(T, "proxy", "c", "t", "created"),
     SipMessageEvent(T, "proxy", "in", "127.0.0.1:1", "127.0.0.1:2", "c", "INVITE sip:x", "…"),
 ])

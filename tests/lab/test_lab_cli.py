@@ -157,3 +157,10 @@ def test_forwarded_subcommands_show_their_own_help() -> None:
     assert proxy.returncode == 0 and "supervised child" in proxy.stdout
     bad = labpbx("demo", "--slow", timeout=30.0)
     assert bad.returncode == 2 and "unrecognized arguments: --slow" in bad.stderr
+
+
+def test_lab_refuses_an_audio_extension_it_does_not_have(tmp_path: Path) -> None:
+    result = labpbx("--data", str(tmp_path), "lab", "--port", "0", "--audio-ext", "1009",
+                    timeout=30.0)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "audio extension '1009' is not an extension of the lab" in result.stderr

@@ -411,3 +411,19 @@ class TestReceivedAndRport:
         inv = invite("1000", "1001", CALLER)
         net.send(inv, CALLER)
         assert net.responses(CALLER)[0].headers.get("Via") == inv.headers.get("Via")
+
+
+class TestNonInviteIsNotForwarded:
+    def test_notify_for_a_forwarded_extension_reaches_its_phone(self) -> None:
+        """Call forwarding applies to calls: the message-waiting NOTIFY for 1004 goes to 1004."""
+        prefs = FakePreferences()
+        prefs.add("1004", "callfwd", "sip:2345678@127.0.0.1:15060")
+        n = Net(preferences=prefs)
+        n.register("1004", EXT_1004)
+        notify = invite("voicemail", "1004", MEDIA)
+        notify.method = "NOTIFY"
+        notify.headers.set("CSeq", "1 NOTIFY")
+        notify.headers.add("Event", "message-summary")
+        n.send(notify, MEDIA)
+        assert n.requests(EXT_1004, "NOTIFY")
+        assert not n.requests(MEDIA, "NOTIFY")
