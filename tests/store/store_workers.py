@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import filelock
+import pytest
 
 from labpbx.store.db import LabStore
 
@@ -24,7 +27,8 @@ def poll(path: str, stop: Any, results: Any) -> None:
     """Read the file raw and through LabStore until ``stop``; report (reads, errors)."""
     store = LabStore(Path(path))
     reads, errors = 0, []
-    while not stop.is_set():
+    while True:
+        finished = stop.is_set()  # one more full read after the writers are done
         try:
             raw = Path(path).read_bytes()
         except FileNotFoundError:
@@ -40,6 +44,8 @@ def poll(path: str, stop: Any, results: Any) -> None:
         except Exception as exc:
             errors.append(f"store read: {exc!r}")
         reads += 1
+        if finished:
+            break
     results.put((reads, errors[:5]))
 
 
@@ -52,3 +58,35 @@ def hold_lock(path: str, held: Any, release: Any) -> None:
         held.set()
         release.wait(timeout=60)
     time.sleep(0)
+
+
+def join(procs: Sequence[multiprocessing.process.BaseProcess], timeout: float = 90.0) -> None:
+    """Join worker processes; kill and fail the test for one still running at the deadline."""
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(0.1, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            pytest.fail(f"{p.name} did not finish")
+    assert [p.exitcode for p in procs] == [0] * len(procs)
+
+
+def writers_with_reader(db_file: Path, target: Callable[..., None], writers: int, each: int,
+                        name: str) -> tuple[int, list[str]]:
+    """Run ``writers`` processes of ``target(path, w, each, barrier)`` at once while a reader process
+    parses the file raw and through LabStore; return the reader's (reads, errors)."""
+    ctx = multiprocessing.get_context("spawn")
+    stop, results = ctx.Event(), ctx.Queue()
+    reader = ctx.Process(target=poll, args=(str(db_file), stop, results), name="reader")
+    reader.start()
+    barrier = ctx.Barrier(writers)
+    procs = [ctx.Process(target=target, args=(str(db_file), w, each, barrier), name=f"{name}-{w}")
+             for w in range(writers)]
+    for p in procs:
+        p.start()
+    join(procs)
+    stop.set()
+    reads, errors = results.get(timeout=60)
+    join([reader])
+    return reads, errors

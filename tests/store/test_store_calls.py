@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
-import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,35 +157,12 @@ class TestCallsTable:
         assert store.calls_list() == []
 
 
-def _join(procs: Sequence[multiprocessing.process.BaseProcess], timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    for p in procs:
-        p.join(max(0.1, deadline - time.monotonic()))
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-            pytest.fail(f"{p.name} did not finish")
-    assert [p.exitcode for p in procs] == [0] * len(procs)
-
 
 def test_processes_recording_calls_at_once_lose_nothing(db_file: Path) -> None:
     writers, each = 3, 20
     db_file.parent.mkdir(parents=True)
-    stop, results = CTX.Event(), CTX.Queue()
-    reader = CTX.Process(target=store_workers.poll, args=(str(db_file), stop, results),
-                         name="reader")
-    reader.start()
-    barrier = CTX.Barrier(writers)
-    procs = [CTX.Process(target=store_vm_workers.add_calls,
-                         args=(str(db_file), w, each, barrier), name=f"calls-{w}")
-             for w in range(writers)]
-    for p in procs:
-        p.start()
-    _join(procs)
-    time.sleep(0.2)
-    stop.set()
-    reads, errors = results.get(timeout=60)
-    _join([reader])
+    reads, errors = store_workers.writers_with_reader(db_file, store_vm_workers.add_calls, writers,
+                                                      each, "calls")
 
     assert errors == [] and reads > 0
     rows = LabStore(db_file).calls_list(limit=None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -22,36 +21,12 @@ WRITERS = 4
 ROWS_EACH = 25
 
 
-def _join(procs: Sequence[multiprocessing.process.BaseProcess], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    for p in procs:
-        p.join(max(0.1, deadline - time.monotonic()))
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-            pytest.fail(f"{p.name} did not finish")
-    assert [p.exitcode for p in procs] == [0] * len(procs)
-
 
 def test_concurrent_writers_lose_nothing_and_readers_never_see_a_torn_file(
         db_file: Path) -> None:
     db_file.parent.mkdir(parents=True)
-    stop = CTX.Event()
-    results = CTX.Queue()
-    reader = CTX.Process(target=store_workers.poll, args=(str(db_file), stop, results),
-                         name="reader")
-    reader.start()
-    barrier = CTX.Barrier(WRITERS)
-    writers = [CTX.Process(target=store_workers.add_rows,
-                           args=(str(db_file), w, ROWS_EACH, barrier), name=f"writer-{w}")
-               for w in range(WRITERS)]
-    for p in writers:
-        p.start()
-    _join(writers)
-    time.sleep(0.2)
-    stop.set()
-    reads, errors = results.get(timeout=60)
-    _join([reader])
+    reads, errors = store_workers.writers_with_reader(db_file, store_workers.add_rows, WRITERS,
+                                                      ROWS_EACH, "writer")
 
     assert errors == []
     assert reads > 0
@@ -75,7 +50,7 @@ def test_cache_sees_a_write_from_another_process(db_file: Path) -> None:
     p = CTX.Process(target=store_workers.add_one, args=(str(db_file), "1004@127.0.0.1",
                                                          "sip:new@x"))
     p.start()
-    _join([p])
+    store_workers.join([p])
     assert [r.value for r in proxy.avp_lookup(username="1004")] == ["sip:old@x", "sip:new@x"]
 
 
@@ -97,6 +72,6 @@ def test_lock_held_by_another_process_times_out(db_file: Path) -> None:
         assert len(store.avp_list()) == 1  # reading needs no lock
     finally:
         release.set()
-        _join([p])
+        store_workers.join([p])
     store.avp_add("1004@127.0.0.1", "callfwd", 0, "y")
     assert len(store.avp_list()) == 2

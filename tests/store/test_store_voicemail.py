@@ -8,8 +8,6 @@ import json
 import multiprocessing
 import os
 import sys
-import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -277,16 +275,6 @@ class TestCorruptVoicemailRows:
 # --- several processes ---------------------------------------------------------------------------
 
 
-def _join(procs: Sequence[multiprocessing.process.BaseProcess], timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    for p in procs:
-        p.join(max(0.1, deadline - time.monotonic()))
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-            pytest.fail(f"{p.name} did not finish")
-    assert [p.exitcode for p in procs] == [0] * len(procs)
-
 
 WRITERS = 3
 MESSAGES_EACH = 20
@@ -295,21 +283,8 @@ MESSAGES_EACH = 20
 class TestConcurrency:
     def test_processes_adding_messages_at_once_lose_nothing(self, db_file: Path) -> None:
         db_file.parent.mkdir(parents=True)
-        stop, results = CTX.Event(), CTX.Queue()
-        reader = CTX.Process(target=store_workers.poll, args=(str(db_file), stop, results),
-                             name="reader")  # parses every table (voicemail too) on each change
-        reader.start()
-        barrier = CTX.Barrier(WRITERS)
-        writers = [CTX.Process(target=store_vm_workers.add_messages,
-                               args=(str(db_file), w, MESSAGES_EACH, barrier), name=f"vm-{w}")
-                   for w in range(WRITERS)]
-        for p in writers:
-            p.start()
-        _join(writers)
-        time.sleep(0.2)
-        stop.set()
-        reads, errors = results.get(timeout=60)
-        _join([reader])
+        reads, errors = store_workers.writers_with_reader(
+            db_file, store_vm_workers.add_messages, WRITERS, MESSAGES_EACH, "vm")
 
         assert errors == []
         assert reads > 0
@@ -339,7 +314,7 @@ class TestConcurrency:
                              args=(str(db_file), 0, MESSAGES_EACH, barrier), name="adder")]
         for p in procs:
             p.start()
-        _join(procs)
+        store_workers.join(procs)
         assert store.voicemail_count("1099") == (0, MESSAGES_EACH)
         assert store.voicemail_count("1000") == (MESSAGES_EACH, 0)
 
@@ -360,7 +335,7 @@ class TestConcurrency:
             assert blocked.voicemail_count("1001") == (1, 0)  # reading needs no lock
         finally:
             release.set()
-            _join([p])
+            store_workers.join([p])
         blocked.voicemail_add(row("b"))
         assert blocked.voicemail_count("1001") == (2, 0)
 
