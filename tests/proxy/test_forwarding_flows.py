@@ -427,3 +427,21 @@ class TestNonInviteIsNotForwarded:
         n.send(notify, MEDIA)
         assert n.requests(EXT_1004, "NOTIFY")
         assert not n.requests(MEDIA, "NOTIFY")
+
+
+class TestForwardTargets:
+    @pytest.mark.parametrize(("target", "where", "user"), [
+        ("sip:1001@127.0.0.1:15060", EXT_1001, "1001"),   # another extension here: looked up
+        ("sip:1001@127.0.0.1", EXT_1001, "1001"),         # no port, as opensipsctl users write it
+        ("sip:9999@127.0.0.1:16000", ("127.0.0.1", 16000), "9999"),  # elsewhere: relayed as is
+    ])
+    def test_callfwd_target(self, target: str, where: tuple[str, int], user: str) -> None:
+        prefs = FakePreferences()
+        prefs.add("1004", "callfwd", target)
+        n = Net(preferences=prefs)
+        n.register("1001", EXT_1001)
+        n.register("1004", EXT_1004)
+        n.send(invite("1000", "1004", CALLER), CALLER)
+        [fwd] = n.requests(where, "INVITE")
+        assert _user(fwd) == user
+        assert not n.requests(EXT_1004)
