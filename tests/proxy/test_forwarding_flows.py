@@ -445,3 +445,22 @@ class TestForwardTargets:
         [fwd] = n.requests(where, "INVITE")
         assert _user(fwd) == user
         assert not n.requests(EXT_1004)
+
+
+class TestReInvite:
+    def test_refused_reinvite_is_not_sent_to_voicemail(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        net.send(inv, CALLER)
+        [fwd] = net.requests(EXT_1001, "INVITE")
+        net.send(reply(fwd, 200, contact=EXT_1001), EXT_1001)
+        ok = net.responses(CALLER)[-1]
+        net.take(EXT_1001)
+        reinvite = ack_for_2xx(inv, ok, CALLER, EXT_1001)
+        reinvite.method = "INVITE"
+        reinvite.headers.set("CSeq", "2 INVITE")
+        reinvite.headers.set("Via", f"SIP/2.0/UDP {CALLER[0]}:{CALLER[1]};branch=z9hG4bKreinv")
+        net.send(reinvite, CALLER)
+        [fwd_re] = net.requests(EXT_1001, "INVITE")
+        net.send(reply(fwd_re, 486), EXT_1001)
+        assert not net.requests(MEDIA)
+        assert net.statuses(CALLER)[-1] == 486
