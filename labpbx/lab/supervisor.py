@@ -54,9 +54,9 @@ from labpbx.events import (
 from labpbx.lab.acks import Acks
 from labpbx.lab.children import ChildGone, ChildProcess, child_environment, labpbx_command
 from labpbx.lab.commandlines import phone_args, proxy_args, voicemail_args
+from labpbx.lab.commands import LabCommands
 from labpbx.lab.config import (
     HOST,
-    VOICEMAIL_NUMBER,
     LabConfig,
     LabError,
     LabTimeout,
@@ -65,18 +65,15 @@ from labpbx.lab.config import (
 )
 from labpbx.lab.dispatcher import Dispatcher
 from labpbx.lab.history import FINISH_DELAY, CallHistory
-from labpbx.lab.ladder import select_call
 from labpbx.lab.registrations import Registrations, SendPolicy
 from labpbx.lab.stream import Callback, EventStream, Predicate
 from labpbx.paths import db_path, default_data_dir
-from labpbx.phones.policy import DEFAULT_RING_TIME, Policy
+from labpbx.phones.policy import Policy
 from labpbx.store.db import LabStore
-from labpbx.store.records import AvpRow
 
 COMPONENT = "lab"
 PROXY = "proxy"
 VOICEMAIL = "voicemail"
-COMMAND_TIMEOUT = 5.0
 STOP_GRACE = 3.0
 
 
@@ -91,7 +88,7 @@ def free_udp_port(exclude: set[int] | None = None) -> int:
     raise LabError("no free UDP port on 127.0.0.1", COMPONENT)
 
 
-class Lab:
+class Lab(LabCommands):
     """A running lab. Use as a context manager, or ``start()`` … ``stop()``.
 
     Thread-safe: every public method may be called from any thread. Inside a subscriber
@@ -519,68 +516,7 @@ class Lab:
             exts = self._plan.unregistered()
         return ", ".join(f"{self._plan.phone_of(e)} to register {e}" for e in exts)
 
-    # ============================================================== commands
-
-    def _command(self, name: str, payload: dict[str, Any],
-                 timeout: float = COMMAND_TIMEOUT) -> ComponentEvent:
-        """Send a command to a child and wait for its ack; LabError on error/exit/timeout."""
-        return self._acks.request(self.child(name), payload, timeout)
-
-    def phone_of(self, ext: str) -> str:
-        """The component name of the phone process that holds ``ext``."""
-        return self._phone_of(ext)
-
-    def _phone_of(self, ext: str) -> str:
-        try:
-            return self._plan.phone_of(ext)
-        except KeyError:
-            raise LabError(f"{ext} is not an extension of this lab "
-                           f"({', '.join(self.config.extensions)})", COMPONENT) from None
-
-    def _phone_of_leg(self, leg: str) -> str:
-        phone = self._legs.get(leg)
-        if phone is not None:
-            return phone
-        ext = leg.rpartition("-")[0]  # the phones name their legs "<ext>-<n>"
-        return self._phone_of(ext)
-
-    def call(self, from_ext: str, to: str, timeout: float = COMMAND_TIMEOUT) -> str:
-        """Place a call from a lab extension to ``to`` (an extension, a number or a loopback
-        sip: URI) through the proxy. Returns the caller's leg id (CallStateEvent.leg)."""
-        phone = self._phone_of(from_ext)
-        ack = self._command(phone, {"cmd": "call", "ext": from_ext, "to": to}, timeout)
-        leg = str(ack.extra.get("leg", ""))
-        if not leg:
-            raise LabError(f"{phone} placed the call but reported no leg id", phone)
-        self._legs[leg] = phone
-        return leg
-
-    def set_policy(self, ext: str, policy: Policy | str,
-                   ring_time: float = DEFAULT_RING_TIME) -> None:
-        """How ``ext`` answers from now on (answer, busy, ring, unavailable, dnd, offline)."""
-        phone = self._phone_of(ext)
-        try:
-            chosen = policy if isinstance(policy, Policy) else Policy.parse(policy)
-        except LabPbxError as exc:
-            raise LabError(str(exc), phone) from None
-        with self._plan_lock:
-            self._plan.on_user_policy(ext, chosen, ring_time)
-        self._command(phone, {"cmd": "policy", "ext": ext, "policy": chosen.value,
-                              "ring_time": ring_time})
-
-    def answer(self, leg: str) -> None:
-        self._command(self._phone_of_leg(leg), {"cmd": "answer", "leg": leg})
-
-    def reject(self, leg: str, code: int = 486) -> None:
-        self._command(self._phone_of_leg(leg), {"cmd": "reject", "leg": leg, "code": code})
-
-    def hangup(self, leg: str) -> None:
-        self._command(self._phone_of_leg(leg), {"cmd": "hangup", "leg": leg})
-
-    def hangup_ext(self, ext: str) -> int:
-        """Hang up every call of ``ext``; returns how many legs."""
-        ack = self._command(self._phone_of(ext), {"cmd": "hangup", "ext": ext})
-        return int(ack.extra.get("count", 0))
+    # ============================================================== life cycle commands
 
     def reload_script(self) -> str:
         """Load the routing script file again. A script that fails to load leaves the running
@@ -632,31 +568,6 @@ class Lab:
                                   extra={"pid": new.pid, "previous_pid": old.pid,
                                          "code": old.returncode}))
         self._wait_until(self._started, timeout, self._start_missing)
-
-    # ============================================================== provisioning and queries
-
-    def provision_callfwd(self, ext: str, target: str = VOICEMAIL_NUMBER) -> AvpRow:
-        """``opensipsctl avp add -T usr_preferences <ext>@127.0.0.1 callfwd 0 sip:<target>@…``:
-        calls to ``ext`` are forwarded unconditionally (replaces an earlier callfwd of ``ext``)."""
-        value = target if target.startswith(("sip:", "sips:")) else f"sip:{target}@{HOST}"
-        owner = f"{ext}@{HOST}"
-        try:
-            self.store.avp_rm(owner=owner, attribute="callfwd")
-            return self.store.avp_add(owner, "callfwd", 0, value)
-        except (StoreError, ValueError) as exc:
-            raise LabError(f"cannot provision callfwd for {ext}: {exc}", "store") from exc
-
-    def clear_callfwd(self, ext: str) -> int:
-        """Remove the callfwd AVP of ``ext``; returns how many rows went."""
-        return self.store.avp_rm(owner=f"{ext}@{HOST}", attribute="callfwd")
-
-    def call_events(self, call_id: str) -> list[Event]:
-        """Every event of one call (with its voicemail message), for the ladder."""
-        return select_call(self.events(), call_id)
-
-    def registered(self) -> dict[str, bool]:
-        with self._plan_lock:
-            return {ext: x.registered for ext, x in self._plan.exts.items()}
 
     def status(self) -> dict[str, Any]:
         """A snapshot: addresses, pids, readiness, registrations, policies."""
