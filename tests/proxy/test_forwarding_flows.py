@@ -464,3 +464,34 @@ class TestReInvite:
         net.send(reply(fwd_re, 486), EXT_1001)
         assert not net.requests(MEDIA)
         assert net.statuses(CALLER)[-1] == 486
+
+
+class TestReplyAndBranchRoutes:
+    SCRIPT = """
+    route {
+        if (is_method("REGISTER")) { save("location"); exit; }
+        lookup("location");
+        t_on_reply("replies");
+        t_on_branch("per_branch");
+        t_relay();
+    }
+    onreply_route[replies] {
+        xlog("reply $rs on branch $T_branch_idx");
+        if (t_check_status("180")) { drop; }
+    }
+    branch_route[per_branch] {
+        append_hf("X-Branch: $ru\\r\\n");
+    }
+    """
+
+    def test_onreply_route_sees_replies_and_drops_a_provisional(self) -> None:
+        n = Net(self.SCRIPT)
+        n.register("1001", EXT_1001)
+        n.send(invite("1000", "1001", CALLER), CALLER)
+        [fwd] = n.requests(EXT_1001, "INVITE")
+        assert fwd.headers.get("X-Branch") == f"sip:1001@{EXT_1001[0]}:{EXT_1001[1]}"
+        n.send(reply(fwd, 180), EXT_1001)
+        assert 180 not in n.statuses(CALLER)  # dropped in the onreply route
+        n.send(reply(fwd, 200, contact=EXT_1001), EXT_1001)
+        assert n.statuses(CALLER)[-1] == 200  # a final cannot be dropped
+        assert "reply 180 on branch 0" in _xlog(n) and "reply 200 on branch 0" in _xlog(n)
