@@ -495,3 +495,56 @@ class TestReplyAndBranchRoutes:
         n.send(reply(fwd, 200, contact=EXT_1001), EXT_1001)
         assert n.statuses(CALLER)[-1] == 200  # a final cannot be dropped
         assert "reply 180 on branch 0" in _xlog(n) and "reply 200 on branch 0" in _xlog(n)
+
+
+class TestFailureRouteState:
+    """SEMANTICS.md §8 item 4: what failure_route sees (OpenSIPS 2.x)."""
+
+    SCRIPT = """
+    route {
+        if (is_method("REGISTER")) { save("location"); exit; }
+        lookup("location");
+        t_on_failure("f");
+        t_relay();
+    }
+    failure_route[f] {
+        xlog("code=$T_reply_code ru=$ru du=$du");
+        if (t_branch_timeout()) { xlog("timeout"); }
+        if (t_branch_replied()) { xlog("replied"); }
+        if (t_local_replied("last")) { xlog("local"); }
+        if (t_was_cancelled()) { xlog("cancelled"); }
+    }
+    """
+
+    def test_no_answer(self) -> None:
+        n = Net(self.SCRIPT)
+        n.register("1001", EXT_1001)
+        n.send(invite("1000", "1001", CALLER), CALLER)
+        [fwd] = n.requests(EXT_1001, "INVITE")
+        n.send(reply(fwd, 180), EXT_1001)
+        n.advance(3.1)
+        contact = f"sip:1001@{EXT_1001[0]}:{EXT_1001[1]}"
+        assert _xlog(n) == [f"code=408 ru={contact} du=<null>", "timeout", "replied", "local"]
+        assert n.statuses(CALLER)[-1] == 408
+
+    def test_busy(self) -> None:
+        n = Net(self.SCRIPT)
+        n.register("1001", EXT_1001)
+        n.send(invite("1000", "1001", CALLER), CALLER)
+        [fwd] = n.requests(EXT_1001, "INVITE")
+        n.send(reply(fwd, 486), EXT_1001)
+        contact = f"sip:1001@{EXT_1001[0]}:{EXT_1001[1]}"
+        assert _xlog(n) == [f"code=486 ru={contact} du=<null>", "replied"]
+        assert n.statuses(CALLER)[-1] == 486
+
+    def test_caller_cancel(self) -> None:
+        n = Net(self.SCRIPT)
+        n.register("1001", EXT_1001)
+        inv = invite("1000", "1001", CALLER)
+        n.send(inv, CALLER)
+        [fwd] = n.requests(EXT_1001, "INVITE")
+        n.send(reply(fwd, 180), EXT_1001)
+        n.send(cancel_for(inv), CALLER)
+        n.send(reply(fwd, 487), EXT_1001)
+        assert "cancelled" in _xlog(n)
+        assert n.statuses(CALLER)[-1] == 487
