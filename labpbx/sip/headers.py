@@ -192,10 +192,10 @@ class Headers:
 
     def get(self, name: str) -> str | None:
         """The first header line's value, whole; None when absent."""
-        key = _key(name)
-        if key not in self._keys:
+        try:
+            return self._items[self._keys.index(_key(name))][1]
+        except ValueError:
             return None
-        return self._items[self._keys.index(key)][1]
 
     def get_all(self, name: str) -> list[str]:
         """Every value in order; comma lists of MULTI_VALUE_HEADERS are split into elements."""
@@ -210,10 +210,17 @@ class Headers:
     def first_value(self, name: str) -> str | None:
         """The first element (comma lists split), e.g. the top Via value."""
         key = _key(name)
-        if key not in self._keys:
+        try:
+            index = self._keys.index(key)
+        except ValueError:
             return None
         if key not in _MULTI_KEYS:
-            return self._items[self._keys.index(key)][1]
+            return self._items[index][1]
+        value = self._items[index][1]
+        if "," not in value:  # the usual case: one element on the first line
+            stripped = value.strip(" \t")
+            if stripped:
+                return stripped
         for k, (_, value) in zip(self._keys, self._items, strict=True):
             if k == key:
                 first = _split_first(value)[0]
