@@ -142,6 +142,13 @@ class Proxy(ReplyPath, ScriptServices):
                 self._send_response(server, make_response(request, status, why.split(":")[0],
                                                           to_tag=new_tag()), now)
             return
+        unsupported = _unsupported_proxy_require(request)
+        if unsupported and server is not None:
+            # §16.3 step 5: we understand no proxy extension; say which ones in Unsupported
+            response = make_response(request, 420, "Bad Extension", to_tag=new_tag())
+            response.headers.add("Unsupported", ", ".join(unsupported))
+            self._send_response(server, response, now)
+            return
         ctx = ScriptContext(self, RouteKind.REQUEST, request, addr, now, server=server)
         if server is not None and isinstance(server.user_data, Cell):
             ctx.cell = server.user_data
@@ -348,3 +355,10 @@ class Proxy(ReplyPath, ScriptServices):
         self._cancel_cell(cell, ctx.now, ctx.msg.headers.get("Reason"))
         self.decision(ctx, line, "cancel", "", f"{cell.tid} cancelled")
         return 1
+
+
+def _unsupported_proxy_require(request: Request) -> list[str]:
+    """Option tags in Proxy-Require (this proxy supports none; ACK and CANCEL are exempt, §16.3)."""
+    if request.method in ("ACK", "CANCEL"):
+        return []
+    return [tag for tag in request.headers.get_all("Proxy-Require") if tag]

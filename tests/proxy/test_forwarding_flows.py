@@ -548,3 +548,14 @@ class TestFailureRouteState:
         n.send(reply(fwd, 487), EXT_1001)
         assert "cancelled" in _xlog(n)
         assert n.statuses(CALLER)[-1] == 487
+
+
+class TestProxyRequire:
+    def test_unknown_proxy_extension_gets_420_with_unsupported(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        inv.headers.add("Proxy-Require", "foo, bar")
+        net.send(inv, CALLER)
+        [resp] = net.responses(CALLER)
+        assert resp.status == 420
+        assert resp.headers.get("Unsupported") == "foo, bar"
+        assert not net.requests(EXT_1001)
