@@ -280,6 +280,8 @@ def _invalid_request(request: Request) -> tuple[int, str] | None:
         if exc.status_hint == 416:
             return 416, "Unsupported URI Scheme"
         return 400, f"Bad Request: {exc}"
+    if request.method != "ACK" and request.uri[:5].lower() == "sips:":
+        return 416, "Unsupported URI Scheme: sips needs TLS, which the lab proxy does not offer"
     return None
 
 

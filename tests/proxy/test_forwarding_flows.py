@@ -559,3 +559,9 @@ class TestProxyRequire:
         assert resp.status == 420
         assert resp.headers.get("Unsupported") == "foo, bar"
         assert not net.requests(EXT_1001)
+
+    def test_sips_request_uri_gets_416(self, net: Net) -> None:
+        inv = invite("1000", "1001", CALLER)
+        inv.uri = "sips:1001@127.0.0.1:15060"
+        net.send(inv, CALLER)
+        assert net.statuses(CALLER) == [416]
