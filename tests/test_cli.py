@@ -101,3 +101,9 @@ def test_corrupt_database_is_reported_and_kept(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "lab.json" in result.stderr
     assert db.read_bytes() == b"{not json"
+
+
+def test_check_script_accepts_common_opensips_idioms() -> None:
+    script = Path(__file__).resolve().parent / "data" / "opensips24_idioms.cfg"
+    result = run("check-script", str(script))
+    assert result.returncode == 0, result.stderr

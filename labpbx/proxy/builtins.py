@@ -32,8 +32,9 @@ def _s(args: Sequence[FunctionArg], i: int) -> str:
 
 def _i(args: Sequence[FunctionArg], i: int, line: int) -> int:
     value = args[i].value
+    text = str(value).strip()
     try:
-        return int(str(value))
+        return int(text, 16) if text[:2].lower() == "0x" else int(text)
     except ValueError as exc:
         raise ScriptRuntimeError(f"line {line}: {value!r} is not an integer") from exc
 
@@ -248,8 +249,12 @@ def send_reply(ctx: ScriptContext, args: Sequence[FunctionArg], line: int) -> in
     return ctx.proxy.stateless_reply(ctx, _i(args, 0, line), _s(args, 1), line)
 
 
+T_RELAY_NO_100 = 0x01  # OpenSIPS tm flag: do not send 100 Trying for this INVITE
+
+
 def t_relay(ctx: ScriptContext, args: Sequence[FunctionArg], line: int) -> int:
-    return ctx.proxy.t_relay(ctx, line)
+    flags = _i(args, 0, line) if args else 0
+    return ctx.proxy.t_relay(ctx, line, no_100=bool(flags & T_RELAY_NO_100))
 
 
 def t_newtran(ctx: ScriptContext, args: Sequence[FunctionArg], line: int) -> int:

@@ -227,7 +227,7 @@ class Proxy(ReplyPath, ScriptServices):
         self.decision(ctx, line, "t_reply", "", f"{code} {reason}")
         return 1 if ok else -1
 
-    def t_relay(self, ctx: ScriptContext, line: int) -> int:
+    def t_relay(self, ctx: ScriptContext, line: int, *, no_100: bool = False) -> int:
         method = ctx.msg.method
         if ctx.kind is RouteKind.REQUEST:
             if method == "ACK":
@@ -250,7 +250,7 @@ class Proxy(ReplyPath, ScriptServices):
         if ctx.pending_on_branch is not None:
             cell.on_branch = ctx.pending_on_branch
         if cell.is_invite and ctx.kind is RouteKind.REQUEST and not cell.branches \
-                and self.config.auto_100trying and cell.last_sent_status == 0:
+                and self.config.auto_100trying and not no_100 and cell.last_sent_status == 0:
             self._send_response(cell.server, make_response(cell.request, 100, "Trying"), ctx.now)
             cell.last_sent_status = 100
         if cell.relay_base is None or ctx.kind is RouteKind.REQUEST:

@@ -53,6 +53,9 @@ _ROUTE_ARG_KINDS = {
 }
 
 
+_HEX = re.compile(r"0[xX][0-9a-fA-F]+")
+
+
 @dataclass(frozen=True, slots=True)
 class FmtArg:
     """A format-string argument: literal text and pseudo-variables, expanded per call."""
@@ -322,6 +325,8 @@ class _Checker:
                                  bare)
         if kind == "int":
             number = as_int(value)
+            if number is None and isinstance(value, str) and _HEX.fullmatch(value.strip()):
+                number = int(value.strip(), 16)  # OpenSIPS flags are often written "0x01"
             if number is None:
                 raise self.rep.error(arg, f"{where} must be an integer, got {value!r}", str(value))
             return FunctionArg(value=number)

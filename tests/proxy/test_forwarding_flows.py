@@ -565,3 +565,16 @@ class TestProxyRequire:
         inv.uri = "sips:1001@127.0.0.1:15060"
         net.send(inv, CALLER)
         assert net.statuses(CALLER) == [416]
+
+
+class TestTRelayFlags:
+    def test_flag_0x01_sends_no_100_trying(self) -> None:
+        n = Net('route { $du = "sip:127.0.0.1:15070"; t_relay("0x01"); }')
+        n.send(invite("1000", "1001", CALLER), CALLER)
+        assert n.requests(MEDIA, "INVITE")
+        assert n.statuses(CALLER) == []
+
+    def test_without_flags_100_trying_is_sent(self) -> None:
+        n = Net('route { $du = "sip:127.0.0.1:15070"; t_relay(); }')
+        n.send(invite("1000", "1001", CALLER), CALLER)
+        assert n.statuses(CALLER) == [100]
