@@ -35,8 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     proxy = sub.add_parser("proxy", help="run the SIP proxy in the foreground",
                            description="Run the lab's stateful SIP proxy with a routing script.")
-    proxy.add_argument("--listen", type=argtypes.hostport, default=("127.0.0.1", 5060),
-                       help="UDP address to listen on (default 127.0.0.1:5060)")
+    proxy.add_argument("--listen", type=argtypes.hostport, default=None,
+                       help="UDP address to listen on (default: the script's listen=, else "
+                            "127.0.0.1:5060)")
     proxy.add_argument("--media", type=argtypes.hostport, default=None,
                        help="media server (voicemail) host:port; sets MEDIA_SERVER in the script")
     proxy.add_argument("--fr-timeout", type=argtypes.positive_seconds, default=None,

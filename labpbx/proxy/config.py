@@ -18,6 +18,8 @@ Addr = tuple[str, int]
 class ProxyConfig:
     listen: Addr = ("127.0.0.1", 5060)
     aliases: tuple[Addr, ...] = ()
+    # script `alias=` names (lower-case host, port or None = any port) that `myself` also matches
+    alias_names: tuple[tuple[str, int | None], ...] = ()
     fr_timeout: float = 30.0
     fr_inv_timeout: float = 120.0
     restart_fr_on_each_reply: bool = True

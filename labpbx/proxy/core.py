@@ -163,26 +163,30 @@ class ProxyCore:
                                        detail=detail))
 
     def is_myself(self, value: str) -> bool:
+        """The script's ``myself``: a SIP URI, host:port or host naming this proxy (its listen
+        address, an IP alias, or an ``alias=`` name). Without a port, any of our ports matches,
+        as OpenSIPS' check_self does for a URI that does not name one."""
         text = value.strip()
         try:
-            if ":" in text and not text.startswith("["):
-                if text.lower().startswith(("sip:", "sips:")):
-                    uri = parse_uri(text)
-                    host, port = uri.host, uri.port or 5060
-                else:
-                    h, _, p = text.rpartition(":")
-                    host, port = h, int(p)
+            if text.lower().startswith(("sip:", "sips:")):
+                uri = parse_uri(text)
+                host, port = uri.host, uri.port
+            elif text.count(":") == 1:
+                h, _, p = text.partition(":")
+                host, port = h, int(p)
             else:
-                host, port = text, 5060
+                host, port = text, None
         except (SipParseError, ValueError):
             return False
+        for alias_host, alias_port in self.config.alias_names:
+            if host.lower() == alias_host and (port is None or alias_port in (None, port)):
+                return True
         ip = fwd.resolve_host(host)
         if ip is None:
             return False
-        if (ip, port) in self.me:
-            return True
-        # OpenSIPS' myself ignores the port when the URI has none and we listen elsewhere
-        return port == 5060 and ":" not in text.split("@")[-1] and any(ip == h for h, _ in self.me)
+        if port is None:
+            return any(ip == h for h, _ in self.me)
+        return (ip, port) in self.me
 
     def _send_response(self, server: ServerTransaction, response: Response, now: float) -> bool:
         try:

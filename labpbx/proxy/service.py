@@ -21,8 +21,9 @@ from typing import IO, Any
 from labpbx.errors import LabPbxError, StoreError
 from labpbx.events import Event, ProblemEvent, XlogEvent
 from labpbx.paths import asset_path
-from labpbx.proxy.config import ProxyConfig
+from labpbx.proxy.config import ProxyConfig, parse_hostport
 from labpbx.proxy.engine import Proxy
+from labpbx.proxy.forwarding import resolve_host
 from labpbx.proxy.registrar import Binding
 from labpbx.script.loader import Script, load_script
 from labpbx.store.db import LabStore
@@ -30,11 +31,12 @@ from labpbx.store.records import LocationRow
 from labpbx.transport.udp import UdpEndpoint, open_udp
 
 DEFAULT_SCRIPT = "scripts/default.cfg"
+Addr = tuple[str, int]
 
 
 @dataclass
 class ProxyOptions:
-    listen: tuple[str, int] = ("127.0.0.1", 5060)
+    listen: tuple[str, int] | None = None  # None: the script's listen=, else 127.0.0.1:5060
     media: tuple[str, int] | None = None
     fr_timeout: float | None = None
     fr_inv_timeout: float | None = None
@@ -58,7 +60,24 @@ def load_proxy_script(options: ProxyOptions) -> tuple[Script, Path]:
 
 
 def build_config(options: ProxyOptions, script: Script) -> ProxyConfig:
-    config = ProxyConfig(listen=options.listen, allow_non_loopback=options.allow_non_loopback)
+    listen = options.listen
+    script_listen = script.globals.get("listen")
+    if listen is None:
+        # like OpenSIPS: the script's listen= unless the command line says otherwise
+        listen = parse_hostport(str(script_listen)) if script_listen else ("127.0.0.1", 5060)
+    aliases: list[Addr] = []
+    alias_names: list[tuple[str, int | None]] = []
+    alias = script.globals.get("alias")
+    if isinstance(alias, str) and alias:
+        text = alias[4:] if alias.lower().startswith(("udp:", "tcp:")) else alias
+        host, _, port_text = text.partition(":")
+        port = int(port_text) if port_text.isdigit() else None
+        if resolve_host(host) is not None:
+            aliases.append((resolve_host(host) or host, port or 5060))
+        else:
+            alias_names.append((host.lower(), port))
+    config = ProxyConfig(listen=listen, aliases=tuple(aliases), alias_names=tuple(alias_names),
+                         allow_non_loopback=options.allow_non_loopback)
     config = config.with_modparams(script.modparams)
     log_level = script.globals.get("log_level")
     if isinstance(log_level, int):
