@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labpbx.events import Event, XlogEvent
+from labpbx.events import Event, ProblemEvent, XlogEvent
 from labpbx.proxy.config import ProxyConfig
 from labpbx.proxy.engine import Proxy
 from labpbx.script.loader import load_script
@@ -48,3 +48,19 @@ def test_uuid_owner_is_not_found_by_ru(tmp_path: Path) -> None:
     store = LabStore(tmp_path / "lab.json")
     store.avp_add("1004@localhost", "callfwd", 0, "sip:x@127.0.0.1")  # stored as uuid (opensipsctl)
     assert run_once(store, "1004") == ["none"]
+
+
+def test_corrupt_database_mid_run_is_reported_and_the_call_goes_on(tmp_path: Path) -> None:
+    """The lab file is broken while the proxy runs: avp_db_load fails (-1), a problem event says
+    why, and the request is still handled by the rest of the script."""
+    db = tmp_path / "lab.json"
+    store = LabStore(db)
+    store.avp_add("1004@127.0.0.1", "callfwd", 0, "sip:x@127.0.0.1")
+    db.write_bytes(b"{ broken")
+    events: list[Event] = []
+    proxy = Proxy(ProxyConfig(listen=("127.0.0.1", 15060)), load_script(SCRIPT), preferences=store,
+                  sink=events.append)
+    proxy.receive_datagram(invite("1000", "1004", CALLER_DEFAULT).to_bytes(), CALLER_DEFAULT, 1.0)
+    assert [e.text for e in events if isinstance(e, XlogEvent)] == ["none"]
+    assert any(isinstance(e, ProblemEvent) and "lab.json" in e.message for e in events)
+    assert db.read_bytes() == b"{ broken"  # nothing was overwritten
