@@ -72,18 +72,21 @@ def parse_hostport(text: str, default_port: int = 5060) -> Addr:
         value = value[4:]
     if value.lower().startswith("sip:"):
         value = value[4:]
-    host, sep, port_text = value.rpartition(":")
-    if not sep or (host.endswith("]") is False and host.count(":")):
+    if value.startswith("["):  # [IPv6]:port
+        host, _, rest = value[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif value.count(":") == 1:
+        host, _, port_text = value.partition(":")
+    else:  # a bare host, or a bare IPv6 address
         host, port_text = value, ""
     if not host:
-        host, port_text = value, ""
+        raise ConfigError(f"no host in {text!r}")
     try:
         port = int(port_text) if port_text else default_port
     except ValueError as exc:
         raise ConfigError(f"bad port in {text!r}") from exc
     if not 0 < port < 65536:
         raise ConfigError(f"port out of range in {text!r}")
-    host = host.strip("[]")
     if host == "localhost":
         host = "127.0.0.1"
     return host, port

@@ -55,12 +55,24 @@ class Script(Protocol):
     def has_route(self, kind: RouteKind, name: str | None) -> bool: ...
 
 
+class AvpRecord(Protocol):
+    """One usr_preferences row as avp_db_load needs it (labpbx.store.records.AvpRow)."""
+
+    @property
+    def attribute(self) -> str: ...
+
+    @property
+    def typed_value(self) -> str | int | None:
+        """The value converted to its declared type; None for a row that does not convert."""
+        ...
+
+
 class Preferences(Protocol):
     """usr_preferences access (labpbx.store.db.LabStore implements it)."""
 
     def avp_lookup(self, *, username: str | None, domain: str | None = None,
                    uuid: str | None = None, attribute: str | None = None,
-                   table: str = "usr_preferences") -> Sequence[object]: ...
+                   table: str = "usr_preferences") -> Sequence[AvpRecord]: ...
 
 
 class _CancelMarker:
@@ -115,9 +127,6 @@ class ProxyCore:
         self.stats = {"received": 0, "bad": 0, "script_errors": 0, "cells": 0}
 
     # ==== events ==================================================================================
-    def _emit_base(self) -> dict[str, object]:
-        return {"time": self.wall_clock(), "component": self.component}
-
     def _trace(self, direction: str, src: Addr, dst: Addr, msg: Request | Response,
                data: bytes) -> None:
         assert self.sink is not None

@@ -62,8 +62,8 @@ class ReplyPath(ProxyCore):
         branch.reply = response
         branch.last_received = status
         self._tx_event(cell, "reply", branch.index, f"{status} {response.reason}")
-        if cell.on_reply and not self._run_onreply(cell, branch, response, now):
-            pass  # final replies cannot be dropped in a tm onreply route
+        if cell.on_reply:
+            self._run_onreply(cell, branch, response, now)  # a final reply cannot be dropped
         if status < 300:
             self._relay_up(cell, response, now)
             if cell.final_status == 0:
@@ -122,10 +122,7 @@ class ReplyPath(ProxyCore):
         try:
             self.layer.send_response(cell.server, upstream, now)
         except LocalProtocolError:
-            via = upstream.headers.first_value("Via")
-            target = _response_target(via)
-            if target is not None:
-                self.layer.send_stateless(upstream, target)
+            self._send_by_via(upstream)
 
     def _remember_abandoned(self, branch: Branch, now: float) -> None:
         """Keep a branch given up without any reply for 64·T1: a late 1xx must still be CANCELled
@@ -172,10 +169,12 @@ class ReplyPath(ProxyCore):
         if not (200 <= response.status < 300 and method == "INVITE"):
             return
         upstream = fwd.strip_own_via(response, self.me)
-        if upstream is None:
-            return
-        via = upstream.headers.first_value("Via")
-        target = _response_target(via)
+        if upstream is not None:
+            self._send_by_via(upstream)
+
+    def _send_by_via(self, upstream: Response) -> None:
+        """Statelessly to where the (remaining) top Via says (§18.2.2)."""
+        target = _response_target(upstream.headers.first_value("Via"))
         if target is not None:
             self.layer.send_stateless(upstream, target)
 

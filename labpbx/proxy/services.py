@@ -100,14 +100,8 @@ class ScriptServices(ProxyCore):
         except Exception as exc:  # a database problem must not stop the proxy
             self.problem("error", f"line {line}: avp_db_load: {exc}")
             return []
-        out: list[tuple[str, Value]] = []
-        for row in rows:
-            typed = getattr(row, "typed_value", None)
-            value = typed() if callable(typed) else getattr(row, "value", None)
-            if value is None:
-                continue
-            out.append((str(getattr(row, "attribute", attribute or "")), value))
-        return out
+        return [(row.attribute, value) for row in rows
+                if (value := row.typed_value) is not None]
 
     def avp_store(self, *, uuid: str | None, username: str | None, domain: str | None,
                   attribute: str, values: list[Value], table: str, line: int) -> int:

@@ -39,6 +39,7 @@ class _Row:
     attribute: str
     value: str
 
+    @property
     def typed_value(self) -> str:
         return self.value
 
