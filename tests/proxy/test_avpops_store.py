@@ -64,3 +64,31 @@ def test_corrupt_database_mid_run_is_reported_and_the_call_goes_on(tmp_path: Pat
     assert [e.text for e in events if isinstance(e, XlogEvent)] == ["none"]
     assert any(isinstance(e, ProblemEvent) and "lab.json" in e.message for e in events)
     assert db.read_bytes() == b"{ broken"  # nothing was overwritten
+
+
+def test_integer_avp_is_loaded_as_an_integer(tmp_path: Path) -> None:
+    """type 1 (value is an int, SEMANTICS.md §1.2): arithmetic on the loaded value works."""
+    store = LabStore(tmp_path / "lab.json")
+    store.avp_add("1004@127.0.0.1", "ringtime", 1, 5)
+    script = """
+    route {
+        if (avp_db_load("$ru", "$avp(ringtime)")) { $var(t) = $avp(ringtime) * 2; xlog("t=$var(t)"); }
+        sl_send_reply("404", "done");
+    }
+    """
+    events: list[Event] = []
+    proxy = Proxy(ProxyConfig(listen=("127.0.0.1", 15060)), load_script(script), preferences=store,
+                  sink=events.append)
+    proxy.receive_datagram(invite("1000", "1004", CALLER_DEFAULT).to_bytes(), CALLER_DEFAULT, 1.0)
+    assert [e.text for e in events if isinstance(e, XlogEvent)] == ["t=10"]
+
+
+def test_avp_load_returns_typed_values(tmp_path: Path) -> None:
+    store = LabStore(tmp_path / "lab.json")
+    store.avp_add("1004@127.0.0.1", "ringtime", 1, 5)
+    store.avp_add("1004@127.0.0.1", "callfwd", 0, "sip:x@127.0.0.1")
+    proxy = Proxy(ProxyConfig(listen=("127.0.0.1", 15060)), load_script("route { exit; }"),
+                  preferences=store)
+    loaded = proxy.avp_load(uuid=None, username="1004", domain=None, attribute=None,
+                            table="usr_preferences", line=1)
+    assert sorted(loaded, key=str) == sorted([("ringtime", 5), ("callfwd", "sip:x@127.0.0.1")], key=str)
