@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from labpbx.voicemail.greetings import shipped_greeting, wav_info
+from tests.integration.sipp_harness import wait_until
 from tests.voicemail.audio_checks import (
     best_correlation,
     envelope,
@@ -82,11 +83,6 @@ def box_leg_end(box: VoicemailProcess, caller: CallerProcess, leg: str) -> Event
                         and e["state"] == "disconnected")
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def stored_after(box: VoicemailProcess, recording: Event, timeout: float = 15.0) -> Event:
@@ -307,7 +303,7 @@ def test_stopping_the_box_keeps_the_message_being_recorded(
         caller.send(cmd="hangup", id="q", after=5.0)  # only if the box does not hang up first
         # let about a second of tone reach the recorder (pjmedia writes in 4 KB blocks)
         wav = tmp_path / recording["path"]
-        wait_until(lambda: wav.stat().st_size > 16000 * 2, timeout=5)
+        assert wait_until(lambda: wav.stat().st_size > 16000 * 2, timeout=5), "condition not met in time"
         vm.send(cmd="quit")
         stored = stored_after(vm, recording)
         assert stored["duration"] > 0.5
