@@ -243,12 +243,6 @@ class Proxy(ReplyPath, ScriptServices):
             return -1
         if ctx.kind is RouteKind.FAILURE and cell.saw_6xx:
             return -1
-        if ctx.pending_on_failure is not None:
-            cell.on_failure = ctx.pending_on_failure
-        if ctx.pending_on_reply is not None:
-            cell.on_reply = ctx.pending_on_reply
-        if ctx.pending_on_branch is not None:
-            cell.on_branch = ctx.pending_on_branch
         if cell.is_invite and ctx.kind is RouteKind.REQUEST and not cell.branches \
                 and self.config.auto_100trying and not no_100 and cell.last_sent_status == 0:
             self._send_response(cell.server, make_response(cell.request, 100, "Trying"), ctx.now)
