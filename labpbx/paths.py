@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 from pathlib import Path
 
 import platformdirs
@@ -23,8 +24,18 @@ def db_path(data_dir: Path) -> Path:
     return data_dir / DB_FILENAME
 
 
-def asset_path(*parts: str) -> Path:
-    """A file under assets/: next to the frozen executable, or at the source tree's top."""
+def assets_root() -> Path:
+    """The assets/ directory: next to a frozen executable, at the top of a source tree (a checkout
+    or an editable install), or where a wheel installed it (<prefix>/share/labpbx/assets)."""
     frozen_root = getattr(sys, "_MEIPASS", None)
-    root = Path(frozen_root) if frozen_root else Path(__file__).resolve().parent.parent
-    return root.joinpath("assets", *parts)
+    if frozen_root:
+        return Path(frozen_root, "assets")
+    source = Path(__file__).resolve().parent.parent / "assets"
+    if source.is_dir():
+        return source
+    return Path(sysconfig.get_path("data"), "share", "labpbx", "assets")
+
+
+def asset_path(*parts: str) -> Path:
+    """A file under assets/ (see assets_root)."""
+    return assets_root().joinpath(*parts)
