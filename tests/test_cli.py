@@ -65,6 +65,21 @@ def test_port_already_in_use_is_a_clear_error(tmp_path: Path) -> None:
     assert f"cannot listen on udp:127.0.0.1:{port}" in result.stderr
 
 
+def test_lab_on_a_busy_port_says_how_to_pick_another(tmp_path: Path) -> None:
+    """The default lab port 5060 is often taken by a real SIP server: say so and leave nothing."""
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    busy.bind(("127.0.0.1", 0))
+    try:
+        port = busy.getsockname()[1]
+        result = run("--data", str(tmp_path), "lab", "--port", str(port))
+    finally:
+        busy.close()
+    assert result.returncode == 1
+    assert f"cannot listen on udp:127.0.0.1:{port}" in result.stderr
+    assert "--port 0" in result.stderr
+    assert not (tmp_path / "lab-state.json").exists()
+
+
 def test_proxy_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port, media = free_udp_ports(2)
     proxy = ProxyProcess(tmp_path, ("127.0.0.1", port), ("127.0.0.1", media))

@@ -174,7 +174,13 @@ def _lab(args: argparse.Namespace, data_dir: Path) -> int:
                 for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None}
     control: ControlServer | None = None
     try:
-        lab.start()
+        try:
+            lab.start()
+        except LabError as exc:
+            if exc.component == "proxy" and "in use" in str(exc) and args.port:
+                raise LabError(f"{exc}\nChoose another port with --port N (--port 0 picks a free one).",
+                               exc.component) from exc
+            raise
         control = ControlServer(lab)
         control.start()
         write_state(data_dir, lab_state(os.getpid(), control, lab.status()))
