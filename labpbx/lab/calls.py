@@ -8,6 +8,9 @@ Rules of this module:
   answer (408/480), the voicemail number itself = the unconditional callfwd forward.
   Otherwise the caller's own leg decides: confirmed = answered, 487 or a CANCEL from the caller =
   cancelled, anything else = failed with the final status as detail.
+- A call placed by a softphone (no lab phone leg on the caller's side) is judged by the trace
+  alone: answered when the proxy relayed a 2xx to the INVITE or a lab phone answered it; over
+  (``call_is_over``) once the proxy relayed a final failure to the first INVITE or a reply to a BYE.
 - Outcomes are exactly ``labpbx.store.records.CALL_OUTCOMES``.
 """
 
@@ -46,8 +49,7 @@ def summarize_call(events: Sequence[Event], call_id: str, *,
     mine = [e for e in events if getattr(e, "call_id", None) == call_id]
     if not mine:
         return None
-    legs = [e for e in mine if isinstance(e, CallStateEvent) and e.direction == "outgoing"
-            and e.component != "voicemail"]
+    legs = _caller_legs(mine)
     sip = [e for e in mine if isinstance(e, SipMessageEvent)]
     first_invite = next((e for e in sip if e.direction == "in"
                          and e.summary.startswith("INVITE ")), None)
@@ -61,12 +63,50 @@ def summarize_call(events: Sequence[Event], call_id: str, *,
         callee = uri_user(legs[0].remote) or legs[0].remote
     started = min(e.time for e in mine)
     ended = max(e.time for e in mine)
-    outcome, detail = _judge(legs, sip, voicemail_number)
+    # without a lab caller (a softphone called): a lab phone answering, or a 2xx the proxy
+    # relayed for the first INVITE, means the call was answered
+    answered_elsewhere = not legs and (
+        any(isinstance(e, CallStateEvent) and e.direction == "incoming"
+            and e.component != "voicemail" and e.state == "confirmed" for e in mine)
+        or (first_invite is not None and any(
+            e.direction == "out" and e.summary[:1] == "2" and _cseq(e.raw) == _cseq(first_invite.raw)
+            for e in sip)))
+    outcome, detail = _judge(legs, sip, voicemail_number, answered_elsewhere)
     return CallSummary(call_id, caller or "?", callee or "?", started, ended, outcome, detail)
 
 
+def call_is_over(events: Sequence[Event], call_id: str) -> bool:
+    """True once the call ``call_id`` has ended, as far as its events tell.
+
+    With a lab phone as the caller its leg decides (the phone's events may come after the
+    proxy's); otherwise the proxy's trace: a final failure relayed for the first INVITE, or
+    any reply relayed for a BYE (the dialog is over).
+    """
+    mine = [e for e in events if getattr(e, "call_id", None) == call_id]
+    legs = _caller_legs(mine)
+    if legs:
+        return any(leg.state == "disconnected" for leg in legs)
+    sip = [e for e in mine if isinstance(e, SipMessageEvent)]
+    first_cseq = next((_cseq(e.raw) for e in sip if e.direction == "in"
+                       and e.summary.startswith("INVITE ")), None)
+    for e in sip:
+        if e.direction != "out" or not e.summary[:1].isdigit():
+            continue
+        cseq = _cseq(e.raw)
+        if cseq[1] == "BYE":
+            return True
+        if cseq == first_cseq and e.summary[:1] in "3456":
+            return True
+    return False
+
+
+def _caller_legs(events: Sequence[Event]) -> list[CallStateEvent]:
+    return [e for e in events if isinstance(e, CallStateEvent) and e.direction == "outgoing"
+            and e.component != "voicemail"]
+
+
 def _judge(legs: Sequence[CallStateEvent], sip: Sequence[SipMessageEvent],
-           voicemail_number: str) -> tuple[str, str]:
+           voicemail_number: str, answered_elsewhere: bool = False) -> tuple[str, str]:
     for e in sip:
         if e.direction != "out" or not e.summary.startswith("INVITE "):
             continue
@@ -78,7 +118,7 @@ def _judge(legs: Sequence[CallStateEvent], sip: Sequence[SipMessageEvent],
             return NO_ANSWER_VOICEMAIL, f"{prefixed.group(2)} did not answer: voicemail box {user}"
         if user == voicemail_number:
             return FORWARDED_VOICEMAIL, f"forwarded to the voicemail number {user}"
-    if any(leg.state == "confirmed" for leg in legs):
+    if any(leg.state == "confirmed" for leg in legs) or answered_elsewhere:
         return ANSWERED, ""
     if any(e.direction == "in" and e.summary.startswith("CANCEL ") for e in sip):
         return CANCELLED, "the caller hung up before an answer"
@@ -91,6 +131,18 @@ def _judge(legs: Sequence[CallStateEvent], sip: Sequence[SipMessageEvent],
     if final is not None and final.status:
         return FAILED, f"{final.status} {final.reason}".strip()
     return FAILED, ""
+
+
+def _cseq(raw: str) -> tuple[str, str]:
+    """(number, method) of the message's CSeq header; ("", "") when it has none."""
+    for line in raw.splitlines():
+        name, colon, value = line.partition(":")
+        if colon and name.strip().lower() == "cseq":
+            number, _, method = value.strip().partition(" ")
+            return number, method.strip().upper()
+        if not line.strip():
+            break
+    return "", ""
 
 
 def _from_user(raw: str) -> str:

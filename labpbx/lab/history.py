@@ -1,9 +1,11 @@
-"""The call history (the ``calls`` table): one row per call a lab phone placed.
+"""The call history (the ``calls`` table): one row per call through the lab proxy, placed by a
+lab phone or by a softphone registered with the lab.
 
 Rules of this module:
 - The dispatcher thread indexes the events of calls in progress (``index``) and, a moment after
   the caller's leg has ended, asks for the row (``finish``): the proxy's last events of a call
-  may arrive after the phone's, through another pipe. The outcome is labpbx.lab.calls' verdict.
+  may arrive after the phone's, through another pipe. A call without a lab phone as caller is
+  finished from the proxy's trace (``finish_if_over``). The outcome is labpbx.lab.calls' verdict.
 - Rows are written by this module's own thread, so a slow or locked database never stalls the
   event stream; a row that cannot be written becomes a warning (``report``), not an exception.
 - Bounded: at most ``CALL_INDEX_LIMIT`` calls are indexed at a time (the oldest are dropped), and
@@ -21,7 +23,7 @@ from collections.abc import Callable
 
 from labpbx.errors import LabPbxError
 from labpbx.events import Event, ProblemEvent
-from labpbx.lab.calls import summarize_call
+from labpbx.lab.calls import call_is_over, summarize_call
 from labpbx.store.db import LabStore
 from labpbx.store.records import CallRow
 
@@ -64,6 +66,12 @@ class CallHistory:
             while len(self._calls) > CALL_INDEX_LIMIT:
                 self._calls.popitem(last=False)
         events.append(event)
+
+    def finish_if_over(self, call_id: str) -> None:
+        """Queue the row if the call's events say it has ended (``calls.call_is_over``)."""
+        events = self._calls.get(call_id)
+        if events and call_id not in self._written and call_is_over(events, call_id):
+            self.finish(call_id)
 
     def finish(self, call_id: str) -> None:
         """The call is over: queue its row (once); dispatcher thread."""

@@ -50,6 +50,7 @@ from labpbx.events import (
     PolicyEvent,
     ProblemEvent,
     RegistrationEvent,
+    SipMessageEvent,
 )
 from labpbx.lab.acks import Acks
 from labpbx.lab.children import ChildGone, ChildProcess, child_environment, labpbx_command
@@ -393,6 +394,11 @@ class Lab(LabCommands):
             if event.direction == "outgoing" and event.state == "disconnected" and event.call_id:
                 ended = event.call_id
                 self._dispatcher.schedule(FINISH_DELAY, lambda: self._history.finish(ended))
+        elif (isinstance(event, SipMessageEvent) and event.component == PROXY
+              and event.direction == "out" and event.summary[:1] in "23456" and event.call_id):
+            # a final reply relayed by the proxy may end a call no lab phone placed (a softphone's)
+            relayed = event.call_id
+            self._dispatcher.schedule(FINISH_DELAY, lambda: self._history.finish_if_over(relayed))
         self._carry_out(actions)
         return show
 

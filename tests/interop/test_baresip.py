@@ -206,6 +206,13 @@ def test_baresip_calls_1001_which_answers_then_baresip_hangs_up(lab: Lab,
     # baresip honoured the Record-Route: its ACK and BYE went through the proxy.
     assert proxy_saw(lab, call_id, "ACK ", "in", lab_mark)
     assert proxy_saw(lab, call_id, "BYE ", "in", lab_mark)
+    # The call history has the softphone's call too (no lab phone placed it).
+    assert history_row(lab, call_id) == ("1005", "1001", "answered")
+
+
+def history_row(lab: Lab, call_id: str) -> tuple[str, str, str] | None:
+    rows = eventually(lambda: [r for r in lab.store.calls_list(None) if r.call_id == call_id])
+    return (rows[0].caller, rows[0].callee, rows[0].outcome) if rows else None
 
 
 def test_1000_calls_baresip_which_answers_by_itself(lab: Lab, phone: Baresip) -> None:
@@ -247,6 +254,7 @@ def test_baresip_calling_busy_1002_leaves_a_busy_voicemail(lab: Lab, phone: Bare
     assert row is not None and (row.mailbox, row.greeting, row.reason) == (
         "1002", "busy", "user-busy"), row
     assert_baresip_tone(lab.data_dir / message.path)
+    assert history_row(lab, call_id) == ("1005", "1002", "busy→voicemail")
 
 
 def test_baresip_calling_ringing_1003_goes_to_voicemail_after_fr_inv_timeout(

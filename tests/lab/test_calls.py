@@ -7,7 +7,7 @@ import json
 import pytest
 
 from labpbx.events import CallStateEvent, Event, SipMessageEvent, event_from_dict
-from labpbx.lab.calls import summarize_call
+from labpbx.lab.calls import call_is_over, summarize_call
 from labpbx.store.records import CALL_OUTCOMES
 from tests.lab.test_ladder import DATA
 
@@ -63,3 +63,60 @@ def test_caller_from_the_trace_when_no_phone_leg_is_known() -> None:
 
 def test_unknown_call() -> None:
     assert summarize_call([leg(0, "calling")], "other") is None
+
+
+def sip(t: float, direction: str, summary: str, cseq: str) -> SipMessageEvent:
+    """A proxy trace line of a call a softphone placed (no lab phone leg on the caller's side)."""
+    start = summary if summary[:1].isalpha() else f"SIP/2.0 {summary}"
+    raw = f"{start}\r\nFrom: <sip:1005@127.0.0.1>;tag=s\r\nCSeq: {cseq}\r\n\r\n"
+    return SipMessageEvent(t, "proxy", direction, "127.0.0.1:1", "127.0.0.1:2", "c1", summary, raw)
+
+
+def callee_leg(t: float, state: str) -> CallStateEvent:
+    return CallStateEvent(t, "phone-1000-1001", "1001", "1001-1", "c1", "incoming", state,
+                          "sip:1005@127.0.0.1", 200 if state == "confirmed" else 0, "")
+
+
+SOFTPHONE_ANSWERED: list[Event] = [
+    sip(0, "in", "INVITE sip:1001@127.0.0.1:5060", "1 INVITE"),
+    sip(0.5, "out", "200 OK", "1 INVITE"), callee_leg(0.5, "confirmed"),
+    sip(2, "in", "BYE sip:1001@127.0.0.1:40000", "2 BYE")]
+
+
+def test_softphone_call_answered_by_a_lab_phone() -> None:
+    summary = summarize_call(SOFTPHONE_ANSWERED, "c1")
+    assert summary is not None
+    assert (summary.caller, summary.callee, summary.outcome) == ("1005", "1001", "answered")
+
+
+def test_softphone_call_is_over_only_when_the_bye_is_answered() -> None:
+    assert not call_is_over(SOFTPHONE_ANSWERED, "c1")
+    assert call_is_over([*SOFTPHONE_ANSWERED, sip(2.1, "out", "200 OK", "2 BYE")], "c1")
+
+
+def test_softphone_call_answered_by_another_softphone() -> None:
+    """No lab phone at either end: the 2xx the proxy relayed for the first INVITE tells."""
+    events = [sip(0, "in", "INVITE sip:1006@127.0.0.1:5060", "7 INVITE"),
+              sip(0.5, "out", "200 OK", "7 INVITE")]
+    summary = summarize_call(events, "c1")
+    assert summary is not None and summary.outcome == "answered"
+
+
+def test_softphone_call_refused_is_over_at_the_final_failure() -> None:
+    events = [sip(0, "in", "INVITE sip:1003@127.0.0.1:5060", "1 INVITE")]
+    assert not call_is_over(events, "c1")
+    events.append(sip(0.1, "out", "404 Not Found", "1 INVITE"))
+    assert call_is_over(events, "c1")
+    summary = summarize_call(events, "c1")
+    assert summary is not None and (summary.outcome, summary.detail) == ("failed", "404 Not Found")
+
+
+def test_refused_reinvite_does_not_end_the_call() -> None:
+    events = [*SOFTPHONE_ANSWERED[:3], sip(1, "out", "488 Not Acceptable Here", "2 INVITE")]
+    assert not call_is_over(events, "c1")
+
+
+def test_a_lab_callers_leg_decides_when_its_call_is_over() -> None:
+    events: list[Event] = [leg(0, "calling"), proxy(0.1, "out", "486 Busy Here")]
+    assert not call_is_over(events, "c1")
+    assert call_is_over([*events, leg(0.2, "disconnected", 486)], "c1")
