@@ -33,7 +33,7 @@ from typing import Any
 from labpbx import argtypes
 
 FORWARDING = frozenset({"phone", "voicemail", "lab-proxy"})
-COMMANDS = frozenset({"demo", "lab", "call"}) | FORWARDING
+COMMANDS = frozenset({"demo", "lab", "call", "timers"}) | FORWARDING
 
 
 
@@ -75,6 +75,14 @@ def register(sub: Any) -> None:
     call.add_argument("caller", metavar="FROM", help="a lab extension, e.g. 1000")
     call.add_argument("callee", metavar="TO", help="an extension or number, e.g. 1001")
 
+    timers = sub.add_parser("timers", help="show or change the running lab's ring timers",
+                            description="Show the tm timers of the lab running in the data "
+                                        "directory, or change them; calls in progress go on.")
+    timers.add_argument("--fr-timeout", type=argtypes.positive_seconds, default=None,
+                        help="seconds to wait for any reply to a forwarded request")
+    timers.add_argument("--fr-inv-timeout", type=argtypes.positive_seconds, default=None,
+                        help="seconds a call may ring before it goes to voicemail")
+
     # Forwarded: no own options and no -h, so everything reaches the component's own parser.
     # lab-proxy has no help= on purpose: argparse lists only subcommands that have one, and it
     # is the supervisor's internal child.
@@ -103,6 +111,8 @@ def run(args: argparse.Namespace, extra: Sequence[str], data_dir: Path) -> int:
         return _lab(args, data_dir)
     if args.command == "call":
         return _call(args, data_dir)
+    if args.command == "timers":
+        return _timers(args, data_dir)
     raise ValueError(args.command)
 
 
@@ -222,4 +232,20 @@ def _call(args: argparse.Namespace, data_dir: Path) -> int:
         print(f"labpbx: {answer.get('error', 'the lab refused the call')}", file=sys.stderr)
         return 1
     print(f"{args.caller} is calling {args.callee} (leg {answer.get('leg')})")
+    return 0
+
+
+def _timers(args: argparse.Namespace, data_dir: Path) -> int:
+    from labpbx.lab.control import request
+
+    change = args.fr_timeout is not None or args.fr_inv_timeout is not None
+    payload: dict[str, Any] = {"cmd": "timers" if change else "status"}
+    if change:
+        payload.update(fr_timeout=args.fr_timeout, fr_inv_timeout=args.fr_inv_timeout)
+    answer = request(data_dir, payload)
+    if not answer.get("ok"):
+        print(f"labpbx: {answer.get('error', 'the lab refused')}", file=sys.stderr)
+        return 1
+    status = answer.get("status", {})
+    print(f"fr_timeout={status.get('fr_timeout')} s, fr_inv_timeout={status.get('fr_inv_timeout')} s")
     return 0

@@ -50,6 +50,8 @@ class LabLike(Protocol):
     def reject(self, leg: str, code: int = ...) -> None: ...
     def set_policy(self, ext: str, policy: Any, ring_time: float = ...) -> None: ...
     def reload_script(self) -> str: ...
+    def set_timers(self, fr_timeout: float | None = ..., fr_inv_timeout: float | None = ...,
+                   timeout: float = ...) -> None: ...
     def status(self) -> dict[str, Any]: ...
 
 
@@ -144,6 +146,10 @@ def execute(lab: LabLike, request: Mapping[str, Any]) -> dict[str, Any]:
             return {"ok": True}
         if cmd == "reload":
             return {"ok": True, "message": lab.reload_script()}
+        if cmd == "timers":
+            lab.set_timers(_optional_seconds(request.get("fr_timeout")),
+                           _optional_seconds(request.get("fr_inv_timeout")))
+            return {"ok": True, "status": lab.status()}
         if cmd == "status":
             return {"ok": True, "status": lab.status()}
     except KeyError as exc:
@@ -151,6 +157,10 @@ def execute(lab: LabLike, request: Mapping[str, Any]) -> dict[str, Any]:
     except (LabPbxError, ValueError, TypeError) as exc:
         return {"ok": False, "error": str(exc)}
     return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+
+def _optional_seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 class _Handler(socketserver.StreamRequestHandler):

@@ -13,6 +13,8 @@ Rules of this module:
   proxy; it hands each command to the event loop (``call_soon_threadsafe``):
       {"cmd": "reload", "id": …}  load the script file again; ack extra: reloaded (bool), message
       {"cmd": "status", "id": …}  ack extra: address, timers, script
+      {"cmd": "set_timers", "fr_timeout": s, "fr_inv_timeout": s, "id": …}  change the tm timers
+                                  of the running proxy (either may be left out); ack extra: timers
       {"cmd": "quit"}             orderly stop
   Every command gets one ComponentEvent "ack" (or "error") carrying its id, like the phones.
 - EOF on stdin means the supervisor is gone (or wants us gone): stop. This is the proxy's
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from labpbx import argtypes
-from labpbx.errors import LabPbxError, ScriptError
+from labpbx.errors import ConfigError, LabPbxError, ScriptError
 from labpbx.events import ComponentEvent, Event
 from labpbx.paths import db_path
 from labpbx.proxy.service import ConsolePrinter, ProxyOptions, ProxyService
@@ -51,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labpbx lab-proxy",
         description="The lab proxy as a supervised child: JSON events on stdout, JSON commands "
-                    "on stdin (reload, status, quit); EOF on stdin stops it.")
+                    "on stdin (reload, status, set_timers, quit); EOF on stdin stops it.")
     parser.add_argument("--listen", type=argtypes.hostport, required=True, metavar="HOST:PORT")
     parser.add_argument("--media", type=argtypes.hostport, default=None, metavar="HOST:PORT")
     parser.add_argument("--fr-timeout", type=argtypes.positive_seconds, default=None)
@@ -113,10 +115,11 @@ async def serve(options: ProxyOptions, out: _Out) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     why: list[str] = []
-    config = service.config
-    address = f"{config.listen[0]}:{config.listen[1]}"
+    listen = service.config.listen
+    address = f"{listen[0]}:{listen[1]}"
 
     def timers() -> dict[str, Any]:
+        config = service.config  # set_timers replaces it
         return {"fr_timeout": config.fr_timeout, "fr_inv_timeout": config.fr_inv_timeout,
                 "script": str(service.script_path),
                 "media": str(service.script.defines.get("MEDIA_SERVER", ""))}
@@ -144,6 +147,15 @@ async def serve(options: ProxyOptions, out: _Out) -> int:
             ok, message = reload()
             printer.out.write(message + "\n")
             ack(command, "ack", message, {"reloaded": ok, "message": message})
+        elif name == "set_timers":
+            try:
+                message = service.set_timers(_seconds(command.get("fr_timeout")),
+                                             _seconds(command.get("fr_inv_timeout")))
+            except (ConfigError, TypeError, ValueError) as exc:
+                ack(command, "error", f"timers not changed: {exc}", {})
+            else:
+                printer.out.write(message + "\n")
+                ack(command, "ack", message, timers())
         elif name == "status":
             ack(command, "ack", "status", {"address": address, **timers()})
         else:
@@ -163,7 +175,7 @@ async def serve(options: ProxyOptions, out: _Out) -> int:
     out(ComponentEvent(time.time(), COMPONENT, status="ready", address=address,
                        extra={"pid": os.getpid(), **timers()}))
     print(f"LabPBX proxy listening on udp:{address} — script {service.script_path}, "
-          f"fr_timeout={config.fr_timeout:g}s, fr_inv_timeout={config.fr_inv_timeout:g}s",
+          f"fr_timeout={service.config.fr_timeout:g}s, fr_inv_timeout={service.config.fr_inv_timeout:g}s",
           file=sys.stderr, flush=True)
     try:
         await stop.wait()
@@ -188,3 +200,12 @@ def main(argv: Sequence[str], data_dir: Path) -> int:
     except ImportError:
         return asyncio.run(serve(options, out))
     return uvloop.run(serve(options, out))
+
+
+def _seconds(value: Any) -> float | None:
+    """A timer value from a JSON command: a number, or None when left out."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"a timer must be a number of seconds, not {value!r}")
+    return float(value)

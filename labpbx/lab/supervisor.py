@@ -125,6 +125,7 @@ class Lab(LabCommands):
         self.proxy_port = config.proxy_port
         self.media_port = config.media_port
         self.startup_seconds: float | None = None
+        self._timers: dict[str, float] = {}  # the running proxy's tm timers, as it reports them
 
     # ============================================================== life cycle
 
@@ -371,6 +372,7 @@ class Lab(LabCommands):
                     self._ready[child.name] = True
                 with self._plan_lock:
                     if child.name == PROXY:
+                        self._note_timers(event.extra)
                         actions = self._plan.on_proxy_ready(now)
                     elif child.name in self.phones:
                         actions = self._plan.on_phone_ready(child.name, now)
@@ -535,8 +537,9 @@ class Lab(LabCommands):
 
     def set_timers(self, fr_timeout: float | None = None, fr_inv_timeout: float | None = None,
                    timeout: float = 10.0) -> None:
-        """Restart the proxy with new tm timers (None = keep); waits until every extension has
-        registered with the new proxy. Calls in progress are lost with the old proxy."""
+        """Change the running proxy's tm timers (None = keep). Calls in progress go on; the
+        new values apply to every timer armed from now on. A proxy started later (a restart
+        after a crash) starts with them too."""
         cfg = replace(self.config,
                       fr_timeout=fr_timeout if fr_timeout is not None else self.config.fr_timeout,
                       fr_inv_timeout=(fr_inv_timeout if fr_inv_timeout is not None
@@ -546,9 +549,12 @@ class Lab(LabCommands):
         with self._admin:
             if self._state != "running":
                 raise LabError("the lab is not running", COMPONENT)
+            ack = self._command(PROXY, {"cmd": "set_timers", "fr_timeout": cfg.fr_timeout,
+                                        "fr_inv_timeout": cfg.fr_inv_timeout}, timeout)
+            if ack.status != "ack":
+                raise LabError(ack.detail, PROXY)
+            self._note_timers(ack.extra)
             self.config = cfg
-            self._restart_proxy(f"new timers: fr_timeout={cfg.fr_timeout}, "
-                                f"fr_inv_timeout={cfg.fr_inv_timeout}", timeout)
 
     def restart_proxy(self, timeout: float = 10.0) -> None:
         """Stop and start the proxy (e.g. after editing the script's modparams)."""
@@ -575,6 +581,11 @@ class Lab(LabCommands):
                                          "code": old.returncode}))
         self._wait_until(self._started, timeout, self._start_missing)
 
+    def _note_timers(self, extra: dict[str, Any]) -> None:
+        for name in ("fr_timeout", "fr_inv_timeout"):
+            if isinstance(extra.get(name), int | float):
+                self._timers[name] = float(extra[name])
+
     def status(self) -> dict[str, Any]:
         """A snapshot: addresses, pids, readiness, registrations, policies."""
         with self._plan_lock:
@@ -585,4 +596,4 @@ class Lab(LabCommands):
         return {"state": self._state, "proxy": self.proxy_address,
                 "voicemail": self.voicemail_address, "pids": self.pids(), "ready": ready,
                 "extensions": exts, "data": str(self.data_dir),
-                "startup_seconds": self.startup_seconds}
+                "startup_seconds": self.startup_seconds, **self._timers}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from labpbx.errors import LabPbxError, StoreError
+from labpbx.errors import ConfigError, LabPbxError, StoreError
 from labpbx.events import Event, ProblemEvent, XlogEvent
 from labpbx.paths import asset_path
 from labpbx.proxy.config import ProxyConfig, parse_hostport
@@ -132,6 +133,21 @@ class ProxyService:
         self.script = script
         self.engine.script = script
         return f"script reloaded from {self.script_path}"
+
+    def set_timers(self, fr_timeout: float | None = None, fr_inv_timeout: float | None = None) -> str:
+        """Change the tm timers while running (None = keep). Calls in progress go on: the new
+        values apply to every timer armed from now on (a new branch, the next provisional's
+        restart), as a per-transaction ``$T_fr_inv_timeout`` still overrides them."""
+        for name, value in (("fr_timeout", fr_timeout), ("fr_inv_timeout", fr_inv_timeout)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be more than 0 seconds, not {value!r}")
+        self.config = replace(
+            self.config,
+            fr_timeout=self.config.fr_timeout if fr_timeout is None else fr_timeout,
+            fr_inv_timeout=self.config.fr_inv_timeout if fr_inv_timeout is None else fr_inv_timeout)
+        self.engine.config = self.config
+        return (f"timers set: fr_timeout={self.config.fr_timeout:g}s, "
+                f"fr_inv_timeout={self.config.fr_inv_timeout:g}s")
 
     def _persist_location(self, aor: str, bindings: list[Binding]) -> None:
         assert self.store is not None

@@ -55,6 +55,12 @@ class FakeLab:
     def reload_script(self) -> str:
         return "script reloaded"
 
+    def set_timers(self, fr_timeout: float | None = None, fr_inv_timeout: float | None = None,
+                   timeout: float = 10.0) -> None:
+        if fr_inv_timeout is not None and fr_inv_timeout <= 0:
+            raise LabPbxError("fr_inv_timeout must be more than 0 seconds, not 0.0")
+        self.calls.append(("timers", str(fr_timeout), str(fr_inv_timeout)))
+
     def status(self) -> dict[str, Any]:
         return {"proxy": "127.0.0.1:5060", "voicemail": "127.0.0.1:15070",
                 "pids": {"proxy": 1}, "extensions": {}, "data": "/tmp/x"}
@@ -70,9 +76,20 @@ class FakeLab:
      {"ok": False, "error": "invalid literal for int() with base 10: 'x'"}),
     ({"cmd": "reload"}, {"ok": True, "message": "script reloaded"}),
     ({"cmd": "dance"}, {"ok": False, "error": "unknown command 'dance'"}),
+    ({"cmd": "timers", "fr_inv_timeout": 0},
+     {"ok": False, "error": "fr_inv_timeout must be more than 0 seconds, not 0.0"}),
+    ({"cmd": "timers", "fr_inv_timeout": "soon"},
+     {"ok": False, "error": "could not convert string to float: 'soon'"}),
 ])
 def test_execute(req: dict[str, Any], answer: dict[str, Any]) -> None:
     assert execute(FakeLab(), req) == answer
+
+
+def test_timers_command_changes_only_what_is_given() -> None:
+    lab = FakeLab()
+    answer = execute(lab, {"cmd": "timers", "fr_inv_timeout": 7})
+    assert answer["ok"] and "status" in answer
+    assert lab.calls == [("timers", "None", "7.0")]
 
 
 def test_no_state_file_means_no_lab(tmp_path: Path) -> None:

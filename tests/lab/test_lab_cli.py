@@ -127,6 +127,12 @@ def test_lab_runs_until_interrupted_and_call_places_calls(tmp_path: Path) -> Non
         for line in lab.stdout:
             if "1001 incoming" in line and "early" in line:
                 break
+        shown = labpbx("--data", str(tmp_path), "timers", timeout=20.0)
+        assert shown.returncode == 0, shown.stderr
+        assert "fr_inv_timeout=2.0 s" in shown.stdout
+        changed = labpbx("--data", str(tmp_path), "timers", "--fr-inv-timeout", "4", timeout=20.0)
+        assert changed.returncode == 0, changed.stderr
+        assert "fr_inv_timeout=4.0 s" in changed.stdout
         second = labpbx("--data", str(tmp_path), "lab", "--port", "0", timeout=20.0)
         assert second.returncode == 1 and "already running" in second.stderr
     finally:

@@ -18,6 +18,7 @@ import pytest
 
 pytest.importorskip("pjsua2", reason="pjsua2-python is not installed: phones and voicemail need it")
 
+from labpbx.errors import ConfigError
 from labpbx.events import (
     CallStateEvent,
     ComponentEvent,
@@ -224,26 +225,40 @@ def test_a_proxy_port_in_use_fails_the_start_with_the_reason(make_lab: MakeLab) 
     assert_all_gone(lab.all_pids())
 
 
-def test_set_timers_restarts_the_proxy_and_every_extension_registers_again(
+def test_set_timers_changes_the_running_proxy_and_keeps_calls_in_progress(
         make_lab: MakeLab) -> None:
     lab = make_lab()
-    old = lab.pids()["proxy"]
+    proxy_pid = lab.pids()["proxy"]
+    lab.set_policy("1003", "answer", ring_time=0.2)
     mark = lab.mark()
+    answered = lab.call("1002", "1003")
+    leg_state(lab, answered, "confirmed", mark)
     lab.set_timers(fr_inv_timeout=1.5)
-    assert lab.pids()["proxy"] != old and not process_alive(old)
-    ready = lab.wait_for(lambda e: isinstance(e, ComponentEvent) and e.component == "proxy"
-                         and e.status == "ready", 1.0, after=mark)
-    assert ready.extra["fr_inv_timeout"] == 1.5  # type: ignore[attr-defined]
-    assert all(lab.registered().values())
-    # A ringing call now times out after 1.5 s, through the new proxy.
+    assert lab.pids()["proxy"] == proxy_pid  # no restart
+    assert lab.config.fr_inv_timeout == 1.5
+    assert lab.status()["fr_inv_timeout"] == 1.5  # as the proxy itself reports it
+    # The call in progress survives: its BYE still goes end to end through the same proxy.
+    lab.hangup(answered)
+    ended = leg_state(lab, answered, "disconnected", mark)
+    assert ended.status == 200, ended
+    # A ringing call now times out after 1.5 s.
     lab.set_policy("1001", "ring")
     mark = lab.mark()
     leg = lab.call("1000", "1001")
     start = leg_state(lab, leg, "calling", mark)
     timeout = lab.wait_for(lambda e: isinstance(e, TransactionEvent) and e.state == "timeout"
                            and e.call_id == start.call_id, 10.0, after=mark)
+    assert timeout.detail.startswith("fr_inv_timeout"), timeout  # type: ignore[attr-defined]
     assert 1.3 < timeout.time - start.time < 3.0
     lab.hangup(leg)
+
+
+def test_set_timers_refuses_a_bad_value_and_keeps_the_old_one(make_lab: MakeLab) -> None:
+    lab = make_lab()
+    before = lab.config.fr_inv_timeout
+    with pytest.raises(ConfigError):
+        lab.set_timers(fr_inv_timeout=0)
+    assert lab.config.fr_inv_timeout == before
 
 
 def test_reload_script_keeps_the_running_script_when_the_new_one_is_broken(
