@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "127.0.0.1:5060)")
     proxy.add_argument("--media", type=argtypes.hostport, default=None,
                        help="media server (voicemail) host:port; sets MEDIA_SERVER in the script")
+    proxy.add_argument("--mwi", type=argtypes.hostport, default=None,
+                       help="where message-summary SUBSCRIBEs go (the voicemail box's notifier, "
+                            "labpbx voicemail --mwi-listen); sets MWI_SERVER in the script")
     proxy.add_argument("--fr-timeout", type=argtypes.positive_seconds, default=None,
                        help="seconds to wait for a first reply (tm fr_timeout)")
     proxy.add_argument("--fr-inv-timeout", type=argtypes.positive_seconds, default=None,
@@ -72,7 +75,7 @@ def _run_proxy(args: argparse.Namespace, data_dir: Path) -> int:
             raise ConfigError(f"--define needs NAME=VALUE, got {item!r}")
         defines[name] = value
     options = ProxyOptions(
-        listen=args.listen, media=args.media, fr_timeout=args.fr_timeout,
+        listen=args.listen, media=args.media, mwi=args.mwi, fr_timeout=args.fr_timeout,
         fr_inv_timeout=args.fr_inv_timeout, script_path=args.script,
         db_path=db_path(data_dir), defines=defines, trace_sip=args.trace_sip,
         allow_non_loopback=args.allow_non_loopback)

@@ -7,7 +7,9 @@ Rules of this module:
 - The proxy runs as ``lab-proxy`` (labpbx.lab.proxy_child): ``labpbx proxy`` plus the stdin
   command channel and a "ready" event. The voicemail box gets the lab's data dir, so its
   messages are indexed in the lab database (labpbx.cli.lab_commands wires the store), and the
-  proxy's address, to which it sends its message-waiting NOTIFYs (RFC 3842).
+  proxy's address, to which it sends its message-waiting NOTIFYs (RFC 3842), and the port of its
+  notifier, where the proxy sends softphones' message-summary SUBSCRIBEs (the script's
+  MWI_SERVER).
 - The phone process holding ``LabConfig.audio_ext`` gets ``--audio`` (the user's own softphone).
 """
 
@@ -20,9 +22,10 @@ from labpbx.lab.config import HOST, VOICEMAIL_NUMBER, LabConfig
 from labpbx.phones.policy import Policy
 
 
-def proxy_args(config: LabConfig, data_dir: Path, proxy_port: int, media_port: int) -> list[str]:
+def proxy_args(config: LabConfig, data_dir: Path, proxy_port: int, media_port: int,
+               mwi_port: int) -> list[str]:
     args = ["--data", str(data_dir), "lab-proxy", "--listen", f"{HOST}:{proxy_port}",
-            "--media", f"{HOST}:{media_port}"]
+            "--media", f"{HOST}:{media_port}", "--mwi", f"{HOST}:{mwi_port}"]
     if config.trace_sip:
         args.append("--trace-sip")
     if config.fr_timeout is not None:
@@ -35,10 +38,10 @@ def proxy_args(config: LabConfig, data_dir: Path, proxy_port: int, media_port: i
 
 
 def voicemail_args(config: LabConfig, data_dir: Path, media_port: int,
-                   proxy_port: int) -> list[str]:
+                   proxy_port: int, mwi_port: int) -> list[str]:
     args = ["--data", str(data_dir), "voicemail", "--json", "--listen", f"{HOST}:{media_port}",
             "--language", config.language, "--voicemail-number", VOICEMAIL_NUMBER,
-            "--proxy", f"{HOST}:{proxy_port}"]
+            "--proxy", f"{HOST}:{proxy_port}", "--mwi-listen", f"{HOST}:{mwi_port}"]
     for flag, value in (("--max-length", config.voicemail_max_length),
                         ("--silence", config.voicemail_silence),
                         ("--min-length", config.voicemail_min_length)):

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "on stdin (reload, status, set_timers, quit); EOF on stdin stops it.")
     parser.add_argument("--listen", type=argtypes.hostport, required=True, metavar="HOST:PORT")
     parser.add_argument("--media", type=argtypes.hostport, default=None, metavar="HOST:PORT")
+    parser.add_argument("--mwi", type=argtypes.hostport, default=None, metavar="HOST:PORT")
     parser.add_argument("--fr-timeout", type=argtypes.positive_seconds, default=None)
     parser.add_argument("--fr-inv-timeout", type=argtypes.positive_seconds, default=None)
     parser.add_argument("--script", type=Path, default=None)
@@ -192,7 +193,8 @@ def main(argv: Sequence[str], data_dir: Path) -> int:
     args = build_parser().parse_args(argv)
     out = _Out(sys.stdout)
     out(ComponentEvent(time.time(), COMPONENT, status="starting", extra={"pid": os.getpid()}))
-    options = ProxyOptions(listen=args.listen, media=args.media, fr_timeout=args.fr_timeout,
+    options = ProxyOptions(listen=args.listen, media=args.media, mwi=args.mwi,
+                           fr_timeout=args.fr_timeout,
                            fr_inv_timeout=args.fr_inv_timeout, script_path=args.script,
                            db_path=db_path(data_dir), trace_sip=args.trace_sip)
     try:

@@ -124,6 +124,7 @@ class Lab(LabCommands):
         self._env = child_environment()
         self.proxy_port = config.proxy_port
         self.media_port = config.media_port
+        self.mwi_port = 0  # the voicemail box's notifier (SUBSCRIBE/NOTIFY), picked at start
         self.startup_seconds: float | None = None
         self._timers: dict[str, float] = {}  # the running proxy's tm timers, as it reports them
 
@@ -226,6 +227,9 @@ class Lab(LabCommands):
         taken.add(self.proxy_port)
         if not self.media_port:
             self.media_port = free_udp_port(taken)
+        taken.add(self.media_port)
+        if not self.mwi_port:
+            self.mwi_port = free_udp_port(taken)
 
     def _start_threads(self) -> None:
         self._dispatcher.start()
@@ -280,10 +284,10 @@ class Lab(LabCommands):
     def _argv(self, name: str) -> list[str]:
         if name == PROXY:
             return labpbx_command(*proxy_args(self.config, self.data_dir, self.proxy_port,
-                                              self.media_port))
+                                              self.media_port, self.mwi_port))
         if name == VOICEMAIL:
             return labpbx_command(*voicemail_args(self.config, self.data_dir, self.media_port,
-                                                  self.proxy_port))
+                                                  self.proxy_port, self.mwi_port))
         with self._plan_lock:
             policies = self._plan.spawn_policies(name)
         return labpbx_command(*phone_args(name, self.phones[name], policies, self.proxy_port,

@@ -39,6 +39,7 @@ Addr = tuple[str, int]
 class ProxyOptions:
     listen: tuple[str, int] | None = None  # None: the script's listen=, else 127.0.0.1:5060
     media: tuple[str, int] | None = None
+    mwi: tuple[str, int] | None = None  # the voicemail box's subscription server (MWI_SERVER)
     fr_timeout: float | None = None
     fr_inv_timeout: float | None = None
     script_path: Path | None = None
@@ -57,6 +58,8 @@ def load_proxy_script(options: ProxyOptions) -> tuple[Script, Path]:
     defines = dict(options.defines)
     if options.media is not None:
         defines["MEDIA_SERVER"] = f'"sip:{options.media[0]}:{options.media[1]}"'
+    if options.mwi is not None:
+        defines["MWI_SERVER"] = f'"sip:{options.mwi[0]}:{options.mwi[1]}"'
     return load_script(text, str(path), defines=defines), path
 
 

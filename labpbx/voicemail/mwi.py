@@ -71,6 +71,11 @@ def build_notify(mailbox: str, new: int, old: int, *, proxy: Addr, box: Addr, lo
     return Request("NOTIFY", f"sip:{mailbox}@{proxy_host}:{proxy_port}", headers, body)
 
 
+def valid_mailbox(mailbox: str) -> bool:
+    """True when ``mailbox`` can be the user part of the NOTIFY's SIP URIs."""
+    return bool(_USER.fullmatch(mailbox))
+
+
 def _check(mailbox: str, new: int, old: int) -> None:
     if not _USER.fullmatch(mailbox):
         raise ValueError(f"mailbox {mailbox!r} cannot be the user part of a SIP URI")

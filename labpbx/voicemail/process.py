@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="events as JSON lines on stdout (for the lab supervisor)")
     parser.add_argument("--pjsip-log", type=Path, default=None, metavar="FILE",
                         help="write pjsip's own log (level 4) to FILE")
+    parser.add_argument("--mwi-listen", type=_proxy, default=None, metavar="HOST:PORT",
+                        help="UDP address (127.x) where the box takes message-summary "
+                             "SUBSCRIBEs and from which it sends its NOTIFYs (default: any free "
+                             "loopback port; needs --proxy)")
     parser.add_argument("--proxy", type=_proxy, default=None, metavar="HOST:PORT",
                         help="send message-waiting NOTIFYs (RFC 3842) for each mailbox to this "
                              "proxy, which relays them to the registered phone (default: none)")
@@ -217,14 +221,15 @@ def main(argv: Sequence[str] | None = None, *, store_factory: StoreFactory | Non
     notifier: MwiNotifier | None = None
     if args.proxy is not None:
         try:
-            notifier = MwiNotifier(args.proxy, out, component=COMPONENT)
+            notifier = MwiNotifier(args.proxy, out, component=COMPONENT, counts=store.count,
+                                   listen=args.mwi_listen or ("127.0.0.1", 0))
         except OSError as exc:
             out(ProblemEvent(time.time(), COMPONENT, severity="error",
                              message=f"cannot open the message-waiting socket: {exc}"))
             out(ComponentEvent(time.time(), COMPONENT, status="failed", detail=str(exc)))
             return 2
         mwi = (f"NOTIFY to {args.proxy[0]}:{args.proxy[1]} from "
-               f"{notifier.local[0]}:{notifier.local[1]}")
+               f"{notifier.local[0]}:{notifier.local[1]}, SUBSCRIBE taken there")
     else:
         mwi = "off: no --proxy, message-waiting NOTIFYs are not sent"
 

@@ -117,10 +117,11 @@ def netstrings(buffer: bytearray) -> list[bytes]:
 class Baresip:
     """One baresip process. ``start()`` … ``stop()``, or use it as a context manager."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, mwi: bool = False) -> None:
         if BARESIP is None:
             raise BaresipError("baresip is not installed")
         self.home = home
+        self.mwi = mwi  # load baresip's mwi module: it SUBSCRIBEs to message-summary
         self.sip_port = 0
         self.ctrl_port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -139,7 +140,7 @@ class Baresip:
         self.sip_port, self.ctrl_port = free_sip_port(), free_port(socket.SOCK_STREAM)
         (self.home / "config").write_text(CONFIG.format(
             host=HOST, sip_port=self.sip_port, ctrl_port=self.ctrl_port, tone=TONE_HZ,
-            rtp_ports=RTP_PORTS, modules=MODULES))
+            rtp_ports=RTP_PORTS, modules=MODULES) + ("module_app\t\tmwi.so\n" if self.mwi else ""))
         (self.home / "accounts").write_text("")
         (self.home / "contacts").write_text("")
         assert BARESIP is not None

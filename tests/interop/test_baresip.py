@@ -18,6 +18,7 @@ import pytest
 
 from labpbx.events import (
     CallStateEvent,
+    ComponentEvent,
     Event,
     RouteDecisionEvent,
     SipMessageEvent,
@@ -281,3 +282,48 @@ def test_baresip_calling_ringing_1003_goes_to_voicemail_after_fr_inv_timeout(
     row = lab.store.voicemail_get(message.message_id)
     assert row is not None and row.greeting == "unavailable", row
     assert_baresip_tone(lab.data_dir / message.path)
+
+
+@pytest.fixture
+def mwi_phone(lab: Lab, tmp_path: Path) -> Iterator[Baresip]:
+    """baresip with its mwi module: it SUBSCRIBEs to message-summary once registered."""
+    phone = Baresip(tmp_path / "baresip-mwi", mwi=True)
+    phone.start()
+    try:
+        yield phone
+    finally:
+        phone.stop()
+        assert phone.proc is not None and phone.proc.returncode is not None
+        assert_all_gone([phone.proc.pid])
+
+
+def test_baresip_subscribes_to_its_mailbox_and_the_box_notifies_a_new_message(
+        lab: Lab, mwi_phone: Baresip) -> None:
+    """RFC 3842 with a real subscriber: the proxy sends baresip's SUBSCRIBE to the box's
+    notifier, which answers and NOTIFYs in the dialog at once (no messages), then again when
+    a caller leaves 1005 a message (1005 does not answer: fr_inv_timeout → u1005)."""
+    mark, lab_mark = mwi_phone.mark(), lab.mark()
+    register(mwi_phone, lab)
+    subscribed = lab.wait_for(lambda e: isinstance(e, ComponentEvent)
+                              and e.component == "voicemail" and e.status == "subscription"
+                              and e.extra.get("mailbox") == SOFTPHONE, 10.0, after=lab_mark)
+    assert isinstance(subscribed, ComponentEvent)
+    first = mwi_phone.wait_event("MWI_NOTIFY", 10.0, after=mark)
+    assert "Messages-Waiting: no" in str(first.get("param", "")), first
+    mark, lab_mark = mwi_phone.mark(), lab.mark()
+    leg = lab.call("1000", SOFTPHONE)  # baresip rings (manual answer) until fr_inv_timeout
+    message = lab.wait_for(lambda e: isinstance(e, VoicemailEvent) and e.mailbox == SOFTPHONE
+                           and e.status == "recording", 15.0, after=lab_mark)
+    assert isinstance(message, VoicemailEvent)
+    time.sleep(SPEAK_SECONDS)  # the scenario itself: 1000 talks for a while
+    lab.hangup(leg)
+    stored = stored_message(lab, message.call_id, lab_mark)
+    assert stored.status == "stored" and stored.mailbox == SOFTPHONE, stored
+    waiting = mwi_phone.wait_event("MWI_NOTIFY", 10.0, after=mark)
+    assert "Messages-Waiting: yes" in str(waiting.get("param", "")), waiting
+    assert "Voice-Message: 1/0" in str(waiting.get("param", "")), waiting
+    # No unsolicited NOTIFY for a subscribed mailbox: every NOTIFY baresip got was in-dialog.
+    notifies = [e for e in lab.events(lab_mark) if isinstance(e, SipMessageEvent)
+                and e.component == "proxy" and e.summary.startswith("NOTIFY ")
+                and e.direction == "in"]
+    assert notifies and all("Route:" in e.raw for e in notifies), notifies

@@ -13,18 +13,19 @@ DATA = Path("/data/lab")
 
 def test_proxy() -> None:
     config = LabConfig(fr_inv_timeout=2.5, script_path=Path("/s/routing.cfg"))
-    assert proxy_args(config, DATA, 5060, 15070) == [
+    assert proxy_args(config, DATA, 5060, 15070, 15071) == [
         "--data", "/data/lab", "lab-proxy", "--listen", "127.0.0.1:5060",
-        "--media", "127.0.0.1:15070", "--trace-sip", "--fr-inv-timeout", "2.5",
+        "--media", "127.0.0.1:15070", "--mwi", "127.0.0.1:15071", "--trace-sip", "--fr-inv-timeout", "2.5",
         "--script", "/s/routing.cfg"]
-    assert "--trace-sip" not in proxy_args(LabConfig(trace_sip=False), DATA, 1, 2)
+    assert "--trace-sip" not in proxy_args(LabConfig(trace_sip=False), DATA, 1, 2, 3)
 
 
 def test_voicemail() -> None:
     config = LabConfig(language="zh", voicemail_max_length=1.5, voicemail_silence=0)
-    assert voicemail_args(config, DATA, 15070, 5060) == [
+    assert voicemail_args(config, DATA, 15070, 5060, 15071) == [
         "--data", "/data/lab", "voicemail", "--json", "--listen", "127.0.0.1:15070",
         "--language", "zh", "--voicemail-number", "2345678", "--proxy", "127.0.0.1:5060",
+        "--mwi-listen", "127.0.0.1:15071",
         "--max-length", "1.5", "--silence", "0"]
 
 

@@ -140,3 +140,87 @@ def test_requests_to_the_notifier_are_refused(proxy: socket.socket) -> None:
 def test_the_proxy_must_be_on_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         MwiNotifier(("10.0.0.1", 5060), lambda event: None)
+
+
+def test_subscribe_is_answered_then_notified_in_the_dialog(proxy: socket.socket) -> None:
+    """A softphone's SUBSCRIBE (relayed by the proxy): 200, an immediate NOTIFY with the
+    mailbox's counts, in-dialog NOTIFYs instead of unsolicited ones, 481 ends it."""
+    events: list[Event] = []
+    notifier = MwiNotifier(proxy.getsockname(), events.append, timers=FAST,
+                           counts=lambda mailbox: (3, 1) if mailbox == "1005" else (0, 0))
+    proxy_port = proxy.getsockname()[1]
+    try:
+        subscribe = "\r\n".join([
+            f"SUBSCRIBE sip:1005@127.0.0.1:{proxy_port} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{proxy_port};branch=z9hG4bKp1",
+            "Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKs1",
+            f"Record-Route: <sip:127.0.0.1:{proxy_port};lr>",
+            "From: <sip:1005@127.0.0.1>;tag=soft", "To: <sip:1005@127.0.0.1>",
+            "Call-ID: mwi-sub-1", "CSeq: 1 SUBSCRIBE", "Max-Forwards: 69",
+            "Contact: <sip:1005@127.0.0.1:40000>", "Event: message-summary", "Expires: 600",
+            "Content-Length: 0", "", ""])
+        proxy.sendto(subscribe.encode(), notifier.local)
+        got: list[Request | object] = []
+
+        def collect() -> bool:
+            try:
+                proxy.settimeout(0.01)
+                got.append(parse_message(proxy.recvfrom(65535)[0]))
+            except TimeoutError:
+                pass
+            return len(got) >= 2
+        pump_until(notifier, collect)
+        ok, first = got
+        assert not isinstance(ok, Request) and getattr(ok, "status", 0) == 200
+        assert isinstance(first, Request) and first.method == "NOTIFY"
+        assert first.uri == "sip:1005@127.0.0.1:40000"
+        assert first.headers.get("Route") == f"<sip:127.0.0.1:{proxy_port};lr>"
+        assert b"Voice-Message: 3/1" in first.body
+        assert any(isinstance(e, ComponentEvent) and e.status == "subscription" for e in events)
+        proxy.settimeout(2.0)
+        proxy.sendto(make_response(first, 200).to_bytes(), notifier.local)
+        pump_until(notifier, lambda: any(isinstance(e, ComponentEvent) and e.status == "mwi"
+                                         for e in events))
+        # A new message: the subscriber gets an in-dialog NOTIFY, no unsolicited one is sent.
+        notifier.notify("1005", 4, 1)
+        second, _ = receive(proxy)
+        while second.cseq[0] == 1:  # retransmissions of the first NOTIFY (T1 is 20 ms here)
+            second, _ = receive(proxy)
+        assert second.call_id == "mwi-sub-1" and second.cseq == (2, "NOTIFY")
+        proxy.sendto(make_response(second, 481).to_bytes(), notifier.local)
+        pump_until(notifier, lambda: len(notifier.subscriptions) == 0)
+        # Without a subscription the mailbox is back to unsolicited NOTIFYs.
+        notifier.notify("1005", 4, 1)
+        third, _ = receive(proxy)
+        while third.call_id == "mwi-sub-1":  # the 481'd NOTIFY's retransmissions, if any
+            third, _ = receive(proxy)
+        assert third.call_id != "mwi-sub-1" and third.uri == f"sip:1005@127.0.0.1:{proxy_port}"
+    finally:
+        notifier.close()
+
+
+def test_other_requests_get_405_with_allow(proxy: socket.socket) -> None:
+    events: list[Event] = []
+    notifier = make(proxy, events)
+    try:
+        options = "\r\n".join([
+            "OPTIONS sip:voicemail@127.0.0.1 SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{proxy.getsockname()[1]};branch=z9hG4bKo1",
+            "From: <sip:x@127.0.0.1>;tag=o", "To: <sip:voicemail@127.0.0.1>", "Call-ID: o1",
+            "CSeq: 1 OPTIONS", "Max-Forwards: 70", "Content-Length: 0", "", ""])
+        proxy.sendto(options.encode(), notifier.local)
+        answer: list[object] = []
+
+        def collect() -> bool:
+            try:
+                proxy.settimeout(0.01)
+                answer.append(parse_message(proxy.recvfrom(65535)[0]))
+            except TimeoutError:
+                pass
+            return bool(answer)
+        pump_until(notifier, collect)
+        [response] = answer
+        assert getattr(response, "status", 0) == 405
+        assert response.headers.get("Allow") == "SUBSCRIBE"  # type: ignore[attr-defined]
+    finally:
+        notifier.close()
