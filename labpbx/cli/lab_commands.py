@@ -25,7 +25,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -33,7 +33,7 @@ from typing import Any
 from labpbx import argtypes
 
 FORWARDING = frozenset({"phone", "voicemail", "lab-proxy"})
-COMMANDS = frozenset({"demo", "lab", "call", "timers"}) | FORWARDING
+COMMANDS = frozenset({"demo", "lab", "call", "hangup", "policy", "status", "timers"}) | FORWARDING
 
 
 
@@ -75,6 +75,20 @@ def register(sub: Any) -> None:
     call.add_argument("caller", metavar="FROM", help="a lab extension, e.g. 1000")
     call.add_argument("callee", metavar="TO", help="an extension or number, e.g. 1001")
 
+    hangup = sub.add_parser("hangup", help="hang up an extension's calls in the running lab")
+    hangup.add_argument("ext", metavar="EXT", help="a lab extension, e.g. 1000")
+
+    policy = sub.add_parser("policy", help="change how an extension answers in the running lab",
+                            description="answer (after --ring seconds), busy (486), ring "
+                                        "(never answers), unavailable (480), dnd, offline")
+    policy.add_argument("ext", metavar="EXT", help="a lab extension, e.g. 1001")
+    policy.add_argument("policy", metavar="POLICY",
+                        choices=("answer", "busy", "ring", "unavailable", "dnd", "offline"))
+    policy.add_argument("--ring", type=argtypes.non_negative_seconds, default=3.0,
+                        help="ring time before answering, with answer (default 3)")
+
+    sub.add_parser("status", help="show the running lab: addresses, extensions, timers")
+
     timers = sub.add_parser("timers", help="show or change the running lab's ring timers",
                             description="Show the tm timers of the lab running in the data "
                                         "directory, or change them; calls in progress go on.")
@@ -113,6 +127,16 @@ def run(args: argparse.Namespace, extra: Sequence[str], data_dir: Path) -> int:
         return _call(args, data_dir)
     if args.command == "timers":
         return _timers(args, data_dir)
+    if args.command == "hangup":
+        return _ask(data_dir, {"cmd": "hangup", "ext": args.ext},
+                    lambda answer: f"{args.ext}: {answer.get('count', 0)} call(s) hung up")
+    if args.command == "policy":
+        return _ask(data_dir, {"cmd": "policy", "ext": args.ext, "policy": args.policy,
+                               "ring_time": args.ring},
+                    lambda answer: f"{args.ext}: {args.policy}"
+                    + (f" after {args.ring:g} s" if args.policy == "answer" else ""))
+    if args.command == "status":
+        return _ask(data_dir, {"cmd": "status"}, _format_status)
     raise ValueError(args.command)
 
 
@@ -236,16 +260,40 @@ def _call(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _timers(args: argparse.Namespace, data_dir: Path) -> int:
-    from labpbx.lab.control import request
-
     change = args.fr_timeout is not None or args.fr_inv_timeout is not None
     payload: dict[str, Any] = {"cmd": "timers" if change else "status"}
     if change:
         payload.update(fr_timeout=args.fr_timeout, fr_inv_timeout=args.fr_inv_timeout)
+
+    def show(answer: dict[str, Any]) -> str:
+        status = answer.get("status", {})
+        return (f"fr_timeout={status.get('fr_timeout')} s, "
+                f"fr_inv_timeout={status.get('fr_inv_timeout')} s")
+    return _ask(data_dir, payload, show)
+
+
+def _ask(data_dir: Path, payload: dict[str, Any], show: Callable[[dict[str, Any]], str]) -> int:
+    """Send one control request to the running lab; print ``show(answer)`` or the refusal."""
+    from labpbx.lab.control import request
+
     answer = request(data_dir, payload)
     if not answer.get("ok"):
         print(f"labpbx: {answer.get('error', 'the lab refused')}", file=sys.stderr)
         return 1
-    status = answer.get("status", {})
-    print(f"fr_timeout={status.get('fr_timeout')} s, fr_inv_timeout={status.get('fr_inv_timeout')} s")
+    print(show(answer))
     return 0
+
+
+def _format_status(answer: dict[str, Any]) -> str:
+    status = answer.get("status", {})
+    lines = [f"proxy      udp:{status.get('proxy')}",
+             f"voicemail  udp:{status.get('voicemail')}",
+             f"timers     fr_timeout={status.get('fr_timeout')} s, "
+             f"fr_inv_timeout={status.get('fr_inv_timeout')} s"]
+    for ext, info in sorted(status.get("extensions", {}).items()):
+        policy = info.get("policy", "?")
+        if policy == "answer":
+            policy += f" after {info.get('ring_time', 0):g} s"
+        lines.append(f"{ext}       {policy:<20} "
+                     + ("registered" if info.get("registered") else "not registered"))
+    return "\n".join(lines)

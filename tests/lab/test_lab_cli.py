@@ -133,6 +133,17 @@ def test_lab_runs_until_interrupted_and_call_places_calls(tmp_path: Path) -> Non
         changed = labpbx("--data", str(tmp_path), "timers", "--fr-inv-timeout", "4", timeout=20.0)
         assert changed.returncode == 0, changed.stderr
         assert "fr_inv_timeout=4.0 s" in changed.stdout
+        busy = labpbx("--data", str(tmp_path), "policy", "1002", "busy", timeout=20.0)
+        assert busy.returncode == 0 and busy.stdout.strip() == "1002: busy", busy.stderr
+        status = labpbx("--data", str(tmp_path), "status", timeout=20.0)
+        assert status.returncode == 0, status.stderr
+        assert "fr_inv_timeout=4.0 s" in status.stdout
+        assert any(line.startswith("1002") and "busy" in line and "registered" in line
+                   for line in status.stdout.splitlines()), status.stdout
+        hung = labpbx("--data", str(tmp_path), "hangup", "1000", timeout=20.0)
+        assert hung.returncode == 0 and hung.stdout.startswith("1000: "), hung.stderr
+        unknown = labpbx("--data", str(tmp_path), "policy", "1009", "busy", timeout=20.0)
+        assert unknown.returncode == 1 and "1009 is not an extension" in unknown.stderr
         second = labpbx("--data", str(tmp_path), "lab", "--port", "0", timeout=20.0)
         assert second.returncode == 1 and "already running" in second.stderr
     finally:
