@@ -28,6 +28,7 @@ Rules of this module (why: PJSUA2.md lists the ways this wheel aborts the proces
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 import threading
@@ -340,6 +341,7 @@ class PhoneAgent:
                     account.shutdown()  # sends the un-REGISTER when registered
             del account
         sys.last_traceback = sys.last_value = None  # hidden references must not outlive libDestroy
+        gc.collect()  # likewise objects held only by a cycle: their destructors need the library
         ep.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
         self._ep = None
         PhoneAgent._running = None

@@ -53,6 +53,7 @@ is ever kept in a closure, an event or an exception.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import queue
 import secrets
@@ -111,6 +112,8 @@ DEADLINE_SLACK = 10.0
 """Extra seconds over greeting + tone + max length before a stuck leg is hung up anyway."""
 WAV_CLOSE_TIMEOUT = 2.0
 """How long to wait for pjmedia to close a dropped recorder's WAV before reading it anyway."""
+STOP_DRAIN_SECONDS = 3.0
+"""At stop, how long calls may take to report DISCONNECTED before they are dropped anyway."""
 
 _STATE_NAMES = {
     pj.PJSIP_INV_STATE_NULL: "null", pj.PJSIP_INV_STATE_CALLING: "calling",
@@ -350,7 +353,7 @@ class VoicemailServer:
             self._ep.hangupAllCalls()
         except pj.Error as exc:
             self._problem("warning", "hanging up all calls failed", exc.reason)
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + STOP_DRAIN_SECONDS
         while self._legs and time.monotonic() < deadline:
             self._ep.libHandleEvents(10)
             self._after_events()
@@ -379,6 +382,10 @@ class VoicemailServer:
             self._account = None
         ep, self._ep = self._ep, None
         if ep is not None:
+            # A Call, player or recorder that is only reachable through a reference cycle would
+            # otherwise be destroyed by a later collection (or at exit) after libDestroy, and
+            # its destructor then calls into a destroyed library: a crash (pjproject #4353).
+            gc.collect()
             with contextlib.suppress(pj.Error):
                 ep.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
             ep._server = None

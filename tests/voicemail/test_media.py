@@ -101,7 +101,10 @@ def assert_440_hz(path: Path, start: float, length: float) -> None:
     step = rate // 5
     windows = [samples[i:i + step] for i in range(0, len(samples) - step + 1, step)]
     shares = sorted(tone_fraction(w, rate, 440) for w in windows)
-    assert shares[len(shares) // 2] > 0.8, shares  # the median window
+    # The median window: mostly 440 Hz. Not more than that: on a busy machine RTP jitter and
+    # packet-loss concealment put up to ~30 % of a window's energy elsewhere (0.72-0.79 seen),
+    # while another tone or silence gives ~0.
+    assert shares[len(shares) // 2] > 0.6, shares
     assert max(tone_fraction(w, rate, 300) for w in windows) < 0.05  # not the greeting's tone
 
 
