@@ -66,7 +66,11 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 def phone(lab: Lab, tmp_path: Path) -> Iterator[Baresip]:
     """baresip running, not yet registered (a test adds the account with the answer mode it
     needs). Depends on ``lab``, so it is stopped first: its un-REGISTER still finds the proxy."""
-    phone = Baresip(tmp_path / "baresip")
+    yield from running_baresip(Baresip(tmp_path / "baresip"))
+
+
+def running_baresip(phone: Baresip) -> Iterator[Baresip]:
+    """Start ``phone``; at teardown stop it and check nothing of it is left."""
     phone.start()
     try:
         yield phone
@@ -287,14 +291,7 @@ def test_baresip_calling_ringing_1003_goes_to_voicemail_after_fr_inv_timeout(
 @pytest.fixture
 def mwi_phone(lab: Lab, tmp_path: Path) -> Iterator[Baresip]:
     """baresip with its mwi module: it SUBSCRIBEs to message-summary once registered."""
-    phone = Baresip(tmp_path / "baresip-mwi", mwi=True)
-    phone.start()
-    try:
-        yield phone
-    finally:
-        phone.stop()
-        assert phone.proc is not None and phone.proc.returncode is not None
-        assert_all_gone([phone.proc.pid])
+    yield from running_baresip(Baresip(tmp_path / "baresip-mwi", mwi=True))
 
 
 def test_baresip_subscribes_to_its_mailbox_and_the_box_notifies_a_new_message(

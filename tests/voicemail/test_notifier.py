@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from labpbx.events import ComponentEvent, Event, ProblemEvent
-from labpbx.sip.message import Request, make_response, parse_message
+from labpbx.sip.message import Request, Response, make_response, parse_message
 from labpbx.sip.transaction import TimerConfig
 from labpbx.voicemail.notifier import MwiNotifier
 
@@ -47,6 +47,25 @@ def pump_until(notifier: MwiNotifier, done: Callable[[], bool], timeout: float =
     while not done():
         assert time.monotonic() < deadline, "the notifier did not finish in time"
         notifier.pump(0.05)
+
+
+def pump_and_receive(notifier: MwiNotifier, proxy: socket.socket,
+                     count: int) -> list[Request | Response]:
+    """Pump the notifier until the fake proxy has received ``count`` messages from it (the
+    notifier answers only when pumped, so a blocking read alone would wait forever)."""
+    got: list[Request | Response] = []
+
+    def collect() -> bool:
+        try:
+            proxy.settimeout(0.01)
+            got.append(parse_message(proxy.recvfrom(65535)[0]))
+        except TimeoutError:
+            pass
+        finally:
+            proxy.settimeout(2.0)
+        return len(got) >= count
+    pump_until(notifier, collect)
+    return got
 
 
 def test_200_is_reported_as_an_mwi_component_event(proxy: socket.socket) -> None:
@@ -160,24 +179,13 @@ def test_subscribe_is_answered_then_notified_in_the_dialog(proxy: socket.socket)
             "Contact: <sip:1005@127.0.0.1:40000>", "Event: message-summary", "Expires: 600",
             "Content-Length: 0", "", ""])
         proxy.sendto(subscribe.encode(), notifier.local)
-        got: list[Request | object] = []
-
-        def collect() -> bool:
-            try:
-                proxy.settimeout(0.01)
-                got.append(parse_message(proxy.recvfrom(65535)[0]))
-            except TimeoutError:
-                pass
-            return len(got) >= 2
-        pump_until(notifier, collect)
-        ok, first = got
-        assert not isinstance(ok, Request) and getattr(ok, "status", 0) == 200
+        ok, first = pump_and_receive(notifier, proxy, 2)
+        assert isinstance(ok, Response) and ok.status == 200
         assert isinstance(first, Request) and first.method == "NOTIFY"
         assert first.uri == "sip:1005@127.0.0.1:40000"
         assert first.headers.get("Route") == f"<sip:127.0.0.1:{proxy_port};lr>"
         assert b"Voice-Message: 3/1" in first.body
         assert any(isinstance(e, ComponentEvent) and e.status == "subscription" for e in events)
-        proxy.settimeout(2.0)
         proxy.sendto(make_response(first, 200).to_bytes(), notifier.local)
         pump_until(notifier, lambda: any(isinstance(e, ComponentEvent) and e.status == "mwi"
                                          for e in events))
@@ -209,18 +217,8 @@ def test_other_requests_get_405_with_allow(proxy: socket.socket) -> None:
             "From: <sip:x@127.0.0.1>;tag=o", "To: <sip:voicemail@127.0.0.1>", "Call-ID: o1",
             "CSeq: 1 OPTIONS", "Max-Forwards: 70", "Content-Length: 0", "", ""])
         proxy.sendto(options.encode(), notifier.local)
-        answer: list[object] = []
-
-        def collect() -> bool:
-            try:
-                proxy.settimeout(0.01)
-                answer.append(parse_message(proxy.recvfrom(65535)[0]))
-            except TimeoutError:
-                pass
-            return bool(answer)
-        pump_until(notifier, collect)
-        [response] = answer
-        assert getattr(response, "status", 0) == 405
-        assert response.headers.get("Allow") == "SUBSCRIBE"  # type: ignore[attr-defined]
+        [response] = pump_and_receive(notifier, proxy, 1)
+        assert isinstance(response, Response) and response.status == 405
+        assert response.headers.get("Allow") == "SUBSCRIBE"
     finally:
         notifier.close()
