@@ -136,7 +136,7 @@ class MwiNotifier:
                 select.select([self._sock], [], [], wait)
         self._receive()
         for sub in self.subscriptions.expired(self._clock()):
-            self._notify_dialog(sub, *self._counts(sub.mailbox), terminated=True)
+            self._notify_dialog(sub, *self._mailbox_counts(sub.mailbox), terminated=True)
         self._layer.handle_timer(self._clock())
         self._flush()
         self._report()
@@ -197,7 +197,17 @@ class MwiNotifier:
                                              f"for {sub.remaining(self._clock())} s")),
                                   extra={"mailbox": sub.mailbox, "call_id": sub.call_id,
                                          "subscriber": sub.remote_target}))
-        self._notify_dialog(sub, *self._counts(sub.mailbox), terminated=outcome.terminated)
+        self._notify_dialog(sub, *self._mailbox_counts(sub.mailbox), terminated=outcome.terminated)
+
+    def _mailbox_counts(self, mailbox: str) -> tuple[int, int]:
+        """(new, old) from the message index; (0, 0) with a warning when it cannot be read, so
+        a broken index never stops the box's loop."""
+        try:
+            return self._counts(mailbox)
+        except (LabPbxError, OSError, ValueError) as exc:
+            self._emit(ProblemEvent(time.time(), self._component, "warning",
+                                    f"message counts of mailbox {mailbox} unreadable: {exc}"))
+            return (0, 0)
 
     def _outcome(self, pending: Any, status: int, reason: str) -> None:
         if not isinstance(pending, _Pending):

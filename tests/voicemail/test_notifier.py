@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from labpbx.errors import StoreError
 from labpbx.events import ComponentEvent, Event, ProblemEvent
 from labpbx.sip.message import Request, Response, make_response, parse_message
 from labpbx.sip.transaction import TimerConfig
@@ -220,5 +221,29 @@ def test_other_requests_get_405_with_allow(proxy: socket.socket) -> None:
         [response] = pump_and_receive(notifier, proxy, 1)
         assert isinstance(response, Response) and response.status == 405
         assert response.headers.get("Allow") == "SUBSCRIBE"
+    finally:
+        notifier.close()
+
+
+def test_unreadable_counts_are_a_warning_and_the_subscription_still_works(
+        proxy: socket.socket) -> None:
+    def broken(mailbox: str) -> tuple[int, int]:
+        raise StoreError("lab.json is corrupt")
+
+    events: list[Event] = []
+    notifier = MwiNotifier(proxy.getsockname(), events.append, timers=FAST, counts=broken)
+    port = proxy.getsockname()[1]
+    try:
+        proxy.sendto("\r\n".join([
+            f"SUBSCRIBE sip:1005@127.0.0.1:{port} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKp2",
+            "From: <sip:1005@127.0.0.1>;tag=soft", "To: <sip:1005@127.0.0.1>",
+            "Call-ID: mwi-sub-2", "CSeq: 1 SUBSCRIBE", "Max-Forwards: 69",
+            f"Contact: <sip:1005@127.0.0.1:{port}>", "Event: message-summary",
+            "Content-Length: 0", "", ""]).encode(), notifier.local)
+        ok, notify = pump_and_receive(notifier, proxy, 2)
+        assert isinstance(ok, Response) and ok.status == 200
+        assert isinstance(notify, Request) and b"Voice-Message: 0/0" in notify.body
+        assert any(isinstance(e, ProblemEvent) and "unreadable" in e.message for e in events)
     finally:
         notifier.close()
