@@ -66,6 +66,10 @@ def register(sub: Any) -> None:
     lab.add_argument("--audio-ext", default=None, metavar="EXT",
                      help="the extension that is your own softphone: its calls use this "
                           "machine's microphone and speaker (when there is a sound card)")
+    lab.add_argument("--external-proxy", action="store_true",
+                     help="start no proxy: register the extensions with the SIP server already "
+                          "on 127.0.0.1:--port (e.g. OpenSIPS or Kamailio running the tutorial "
+                          "script with its media server at 127.0.0.1:--media-port)")
     lab.add_argument("--sip", action="store_true", help="also print every SIP message")
     lab.add_argument("--json", action="store_true", help="print events as JSON lines")
 
@@ -184,7 +188,7 @@ def _lab(args: argparse.Namespace, data_dir: Path) -> int:
                        media_port=args.media_port, fr_timeout=args.fr_timeout,
                        fr_inv_timeout=args.fr_inv_timeout, data_dir=data_dir,
                        script_path=args.script, language=args.language,
-                       audio_ext=args.audio_ext)
+                       audio_ext=args.audio_ext, external_proxy=args.external_proxy)
     lab = Lab(config)
     print_lock = threading.Lock()
 

@@ -71,7 +71,8 @@ def summarize_call(events: Sequence[Event], call_id: str, *,
         or (first_invite is not None and any(
             e.direction == "out" and e.summary[:1] == "2" and _cseq(e.raw) == _cseq(first_invite.raw)
             for e in sip)))
-    outcome, detail = _judge(legs, sip, voicemail_number, answered_elsewhere)
+    box_legs = [e for e in mine if isinstance(e, CallStateEvent) and e.component == "voicemail"]
+    outcome, detail = _judge(legs, sip, voicemail_number, answered_elsewhere, box_legs)
     return CallSummary(call_id, caller or "?", callee or "?", started, ended, outcome, detail)
 
 
@@ -106,11 +107,14 @@ def _caller_legs(events: Sequence[Event]) -> list[CallStateEvent]:
 
 
 def _judge(legs: Sequence[CallStateEvent], sip: Sequence[SipMessageEvent],
-           voicemail_number: str, answered_elsewhere: bool = False) -> tuple[str, str]:
-    for e in sip:
-        if e.direction != "out" or not e.summary.startswith("INVITE "):
-            continue
-        user = uri_user(e.summary.partition(" ")[2])
+           voicemail_number: str, answered_elsewhere: bool = False,
+           box_legs: Sequence[CallStateEvent] = ()) -> tuple[str, str]:
+    # Where the call reached the voicemail box: the proxy's INVITE to it, or (with an external
+    # proxy, which sends no trace) the box's own leg, named after the Request-URI user.
+    box_users = [uri_user(e.summary.partition(" ")[2]) for e in sip
+                 if e.direction == "out" and e.summary.startswith("INVITE ")]
+    box_users += [leg.ext for leg in box_legs]
+    for user in box_users:
         prefixed = _PREFIX.match(user)
         if prefixed:
             if prefixed.group(1) == "b":

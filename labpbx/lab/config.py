@@ -86,6 +86,9 @@ class LabConfig:
     ``audio_ext`` is the extension that is the user's own softphone: the phone process holding it
     bridges its calls to the local microphone and speaker (``labpbx phone --audio``; without a
     sound card it says why in the event stream and carries on silent). None = no local audio.
+    ``external_proxy``: start no proxy; the phones register with, and the voicemail box sends
+    its NOTIFYs to, the SIP server already listening on 127.0.0.1:``proxy_port`` (a real OpenSIPS
+    or Kamailio running the tutorial's script, whose media server is 127.0.0.1:``media_port``).
     """
 
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
@@ -105,6 +108,7 @@ class LabConfig:
     voice_wav: Path | None = None
     restart: RestartPolicy = RestartPolicy()
     audio_ext: str | None = None
+    external_proxy: bool = False
 
     def validate(self) -> None:
         """ConfigError naming the bad value; called by ``Lab.__init__``."""
@@ -123,6 +127,8 @@ class LabConfig:
                 raise ConfigError(f"{name} port {port} is out of range")
         if self.proxy_port and self.proxy_port == self.media_port:
             raise ConfigError("the proxy and the voicemail box need different ports")
+        if self.external_proxy and not self.proxy_port:
+            raise ConfigError("an external proxy needs its port (proxy_port)")
         for name, value in (("fr_timeout", self.fr_timeout),
                             ("fr_inv_timeout", self.fr_inv_timeout),
                             ("voicemail max length", self.voicemail_max_length)):

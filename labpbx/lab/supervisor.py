@@ -175,8 +175,12 @@ class Lab(LabCommands):
                                           extra={"pid": os.getpid(),
                                                  "data": str(self.data_dir),
                                                  "extensions": list(self.config.extensions)}))
+                if self.config.external_proxy:
+                    # Someone else's server is listening already: phones may register at once.
+                    with self._plan_lock:
+                        self._plan.on_proxy_ready(time.monotonic())
                 with self._lock:
-                    for name in [PROXY, VOICEMAIL, *self.phones]:
+                    for name in self._component_names():
                         self._spawn(name)
                 self._wait_until(self._started, timeout, self._start_missing)
             except BaseException:
@@ -196,6 +200,15 @@ class Lab(LabCommands):
             self._emit(ready)
             # Subscribers have seen "ready" when start() returns: a view can rely on the order.
             self.wait_for(lambda e: e is ready, 5.0, after=mark)
+
+    def _component_names(self) -> list[str]:
+        own_proxy = [] if self.config.external_proxy else [PROXY]
+        return [*own_proxy, VOICEMAIL, *self.phones]
+
+    def _refuse_external(self, what: str) -> None:
+        if self.config.external_proxy:
+            raise LabError(f"{what}: the proxy at {self.proxy_address} is not the lab's own; "
+                           "change its script or timers there", PROXY)
 
     def _refuse_in_callback(self, what: str) -> None:
         # These wait for events the dispatcher has yet to handle: on its own thread they would
@@ -533,6 +546,7 @@ class Lab(LabCommands):
     def reload_script(self) -> str:
         """Load the routing script file again. A script that fails to load leaves the running
         one in place: LabError with the position of the error."""
+        self._refuse_external("reload the script")
         ack = self._command(PROXY, {"cmd": "reload"})
         message = str(ack.extra.get("message", ack.detail))
         if not ack.extra.get("reloaded"):
@@ -549,6 +563,7 @@ class Lab(LabCommands):
                       fr_inv_timeout=(fr_inv_timeout if fr_inv_timeout is not None
                                       else self.config.fr_inv_timeout))
         cfg.validate()
+        self._refuse_external("set the timers")
         self._refuse_in_callback("set_timers()")
         with self._admin:
             if self._state != "running":
@@ -562,6 +577,7 @@ class Lab(LabCommands):
 
     def restart_proxy(self, timeout: float = 10.0) -> None:
         """Stop and start the proxy (e.g. after editing the script's modparams)."""
+        self._refuse_external("restart the proxy")
         self._refuse_in_callback("restart_proxy()")
         with self._admin:
             if self._state != "running":

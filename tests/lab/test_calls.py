@@ -120,3 +120,19 @@ def test_a_lab_callers_leg_decides_when_its_call_is_over() -> None:
     events: list[Event] = [leg(0, "calling"), proxy(0.1, "out", "486 Busy Here")]
     assert not call_is_over(events, "c1")
     assert call_is_over([*events, leg(0.2, "disconnected", 486)], "c1")
+
+
+def box_leg(t: float, ext: str) -> CallStateEvent:
+    return CallStateEvent(t, "voicemail", ext, "vm-1", "c1", "incoming", "confirmed",
+                          "sip:1000@127.0.0.1", 200, "")
+
+
+@pytest.mark.parametrize(("box_user", "outcome"), [
+    ("b1001", "busy→voicemail"), ("u1001", "no answer→voicemail"),
+    ("2345678", "forwarded→voicemail")])
+def test_without_a_proxy_trace_the_box_leg_tells_voicemail(box_user: str, outcome: str) -> None:
+    """An external proxy (a real Kamailio) sends no trace: the box's leg names the greeting."""
+    events: list[Event] = [leg(0, "calling"), leg(1, "confirmed", 200), box_leg(1, box_user),
+                           leg(5, "disconnected", 200)]
+    summary = summarize_call(events, "c1")
+    assert summary is not None and summary.outcome == outcome
