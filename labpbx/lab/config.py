@@ -128,7 +128,7 @@ class LabConfig:
         if self.proxy_port and self.proxy_port == self.media_port:
             raise ConfigError("the proxy and the voicemail box need different ports")
         if self.external_proxy and not self.proxy_port:
-            raise ConfigError("an external proxy needs its port (proxy_port)")
+            raise ConfigError("an external proxy needs its port (proxy_port; labpbx lab --port N)")
         for name, value in (("fr_timeout", self.fr_timeout),
                             ("fr_inv_timeout", self.fr_inv_timeout),
                             ("voicemail max length", self.voicemail_max_length)):

@@ -182,7 +182,14 @@ class Lab(LabCommands):
                 with self._lock:
                     for name in self._component_names():
                         self._spawn(name)
-                self._wait_until(self._started, timeout, self._start_missing)
+                try:
+                    self._wait_until(self._started, timeout, self._start_missing)
+                except LabTimeout as exc:
+                    if not self.config.external_proxy:
+                        raise
+                    raise LabTimeout(f"{exc}: no answer from the SIP server at "
+                                     f"{self.proxy_address} (is it running, with a registrar?)",
+                                     exc.component) from exc
             except BaseException:
                 self._state = "stopping"
                 self._shutdown()

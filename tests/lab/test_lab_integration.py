@@ -359,3 +359,15 @@ def test_subscribers_see_every_event_in_order_and_can_unsubscribe(make_lab: Make
 def test_no_lab_config_error_for_a_bad_extension() -> None:
     with pytest.raises(Exception, match="voicemail number"):
         Lab(LabConfig(extensions=("1000", "2345678")))
+
+
+def test_external_proxy_that_does_not_answer_fails_the_start_clearly(make_lab: MakeLab) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        lab = make_lab(start=False, proxy_port=port, external_proxy=True,
+                       extensions=("1000",))
+        with pytest.raises(LabError, match=f"no answer from the SIP server at 127.0.0.1:{port}"):
+            lab.start(timeout=3.0)
+    assert "proxy" not in lab.pids()
+    assert_all_gone(lab.all_pids())
