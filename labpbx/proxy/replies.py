@@ -227,6 +227,8 @@ class ReplyPath(ProxyCore):
         if reply.status == 503 and all(b.status == 503 for b in cell.current_leg()):
             reply = reply.copy()
             reply.status, reply.reason = 500, "Server Internal Error"  # §16.7 step 6
+        elif reply.status in (401, 407):
+            reply = _with_all_challenges(reply, cell, winner)
         self._relay_final(cell, reply, now)
 
     def _relay_final(self, cell: Cell, reply: Response, now: float) -> None:
@@ -260,3 +262,21 @@ class ReplyPath(ProxyCore):
         if isinstance(branch, Branch) and not branch.completed:
             # Timer B/F before fr_timeout: same outcome as fr_timeout with no reply
             self._branch_timeout(branch, now)
+
+
+_CHALLENGES = ("WWW-Authenticate", "Proxy-Authenticate")
+
+
+def _with_all_challenges(reply: Response, cell: Cell, winner: Branch) -> Response:
+    """§16.7 step 7: a 401/407 sent upstream carries the challenges of every other 401/407
+    received in this transaction, unchanged (several devices of one user may each challenge)."""
+    extra = [(name, value) for branch in cell.branches
+             if branch is not winner and branch.reply is not None
+             and branch.reply.status in (401, 407)
+             for name in _CHALLENGES for value in branch.reply.headers.get_all(name)]
+    if not extra:
+        return reply
+    merged = reply.copy()
+    for name, value in extra:
+        merged.headers.add(name, value)
+    return merged

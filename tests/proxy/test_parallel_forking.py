@@ -145,3 +145,20 @@ def test_a_second_2xx_is_forwarded_too(net: Net) -> None:
     net.send(reply(desk, 200, tag="desk", contact=DESK), DESK)
     oks = [r for r in net.responses(CALLER) if r.status == 200]
     assert [parse_name_addr(r.headers.get("To") or "").tag for r in oks] == ["soft", "desk"]
+
+
+def test_challenges_of_every_device_reach_the_caller_in_one_401(net: Net) -> None:
+    """§16.7 step 7: the 401/407 sent upstream carries every WWW-/Proxy-Authenticate received."""
+    _inv, desk, soft = _ring_both(net)
+    first = reply(desk, 401, tag="desk")
+    first.headers.add("WWW-Authenticate", 'Digest realm="desk", nonce="1"')
+    second = reply(soft, 407, tag="soft")
+    second.headers.add("Proxy-Authenticate", 'Digest realm="soft", nonce="2"')
+    net.send(first, DESK)
+    assert net.statuses(CALLER) == [100]  # held while the other device has not answered
+    net.send(second, SOFT)
+    final = net.responses(CALLER)[-1]
+    assert final.status in (401, 407)
+    assert final.headers.get_all("WWW-Authenticate") == ['Digest realm="desk", nonce="1"']
+    assert final.headers.get_all("Proxy-Authenticate") == ['Digest realm="soft", nonce="2"']
+    assert not net.requests(MEDIA)
