@@ -30,7 +30,10 @@ pytestmark = [
     pytest.mark.timeout(30),
 ]
 
-WAIT = 5.0  # upper bound for any single sipp run in these tests
+WAIT = 5.0  # upper bound for any single wait of these tests
+# sipp's own -timeout: a safety net only (every scenario here ends by itself within a second);
+# generous so that a stalled, loaded machine cannot kill sipp in the middle of an exchange.
+SIPP_LIFETIME = 20.0
 LO = h.LOOPBACK
 
 
@@ -45,7 +48,7 @@ def sipp(tmp_path: Path) -> Iterator[Callable[..., h.Sipp]]:
     made: list[h.Sipp] = []
 
     def factory(scenario: str, **kwargs: object) -> h.Sipp:
-        kwargs.setdefault("timeout", WAIT)
+        kwargs.setdefault("timeout", SIPP_LIFETIME)
         proc = h.Sipp(scenario, workdir=tmp_path, **kwargs)  # type: ignore[arg-type]
         made.append(proc)
         return proc.start()
