@@ -229,8 +229,8 @@ def _lab(args: argparse.Namespace, data_dir: Path) -> int:
                   f"  voicemail  udp:{lab.voicemail_address}  (number 2345678)\n"
                   f"  extensions {', '.join(config.extensions)} registered in "
                   f"{lab.startup_seconds or 0:.2f} s\n"
-                  f"Place a call: labpbx --data {data_dir} call 1000 1001.  "
-                  f"Ctrl-C stops the lab.", flush=True)
+                  f"Place a call: labpbx --data {data_dir} call 1000 1001 "
+                  f"(also: policy, hangup, status, timers).  Ctrl-C stops the lab.", flush=True)
         while not stop.wait(0.25):
             if reload.is_set():
                 reload.clear()
