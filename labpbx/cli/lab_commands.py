@@ -223,9 +223,10 @@ def _lab(args: argparse.Namespace, data_dir: Path) -> int:
         control.start()
         write_state(data_dir, lab_state(os.getpid(), control, lab.status()))
         with print_lock:
+            whose = ("external: not started by the lab" if config.external_proxy
+                     else "register softphones here; any user name")
             print(f"LabPBX lab running (data {data_dir}).\n"
-                  f"  proxy      udp:{lab.proxy_address}  (register softphones here; "
-                  f"any user name)\n"
+                  f"  proxy      udp:{lab.proxy_address}  ({whose})\n"
                   f"  voicemail  udp:{lab.voicemail_address}  (number 2345678)\n"
                   f"  extensions {', '.join(config.extensions)} registered in "
                   f"{lab.startup_seconds or 0:.2f} s\n"
