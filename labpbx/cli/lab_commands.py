@@ -270,11 +270,7 @@ def _timers(args: argparse.Namespace, data_dir: Path) -> int:
     if change:
         payload.update(fr_timeout=args.fr_timeout, fr_inv_timeout=args.fr_inv_timeout)
 
-    def show(answer: dict[str, Any]) -> str:
-        status = answer.get("status", {})
-        return (f"fr_timeout={status.get('fr_timeout')} s, "
-                f"fr_inv_timeout={status.get('fr_inv_timeout')} s")
-    return _ask(data_dir, payload, show)
+    return _ask(data_dir, payload, lambda answer: _timer_text(answer.get("status", {})))
 
 
 def _ask(data_dir: Path, payload: dict[str, Any], show: Callable[[dict[str, Any]], str]) -> int:
@@ -293,8 +289,7 @@ def _format_status(answer: dict[str, Any]) -> str:
     status = answer.get("status", {})
     lines = [f"proxy      udp:{status.get('proxy')}",
              f"voicemail  udp:{status.get('voicemail')}",
-             f"timers     fr_timeout={status.get('fr_timeout')} s, "
-             f"fr_inv_timeout={status.get('fr_inv_timeout')} s"]
+             f"timers     {_timer_text(status)}"]
     for ext, info in sorted(status.get("extensions", {}).items()):
         policy = info.get("policy", "?")
         if policy == "answer":
@@ -302,3 +297,8 @@ def _format_status(answer: dict[str, Any]) -> str:
         lines.append(f"{ext}       {policy:<20} "
                      + ("registered" if info.get("registered") else "not registered"))
     return "\n".join(lines)
+
+
+def _timer_text(status: dict[str, Any]) -> str:
+    return (f"fr_timeout={status.get('fr_timeout')} s, "
+            f"fr_inv_timeout={status.get('fr_inv_timeout')} s")

@@ -137,23 +137,28 @@ def _judge(legs: Sequence[CallStateEvent], sip: Sequence[SipMessageEvent],
     return FAILED, ""
 
 
+def _header(raw: str, *names: str) -> str | None:
+    """The first value of a header called one of ``names`` (lower case) in a traced message's
+    head, without parsing the whole message; None when there is none."""
+    for line in raw.splitlines()[1:]:
+        if not line.strip():
+            break  # the body starts
+        name, colon, value = line.partition(":")
+        if colon and name.strip().lower() in names:
+            return value.strip()
+    return None
+
+
 def _cseq(raw: str) -> tuple[str, str]:
     """(number, method) of the message's CSeq header; ("", "") when it has none."""
-    for line in raw.splitlines():
-        name, colon, value = line.partition(":")
-        if colon and name.strip().lower() == "cseq":
-            number, _, method = value.strip().partition(" ")
-            return number, method.strip().upper()
-        if not line.strip():
-            break
-    return "", ""
+    number, _, method = (_header(raw, "cseq") or "").partition(" ")
+    return number, method.strip().upper()
 
 
 def _from_user(raw: str) -> str:
-    for line in raw.splitlines():
-        name, colon, value = line.partition(":")
-        if colon and name.strip().lower() in ("from", "f"):
-            start, end = value.find("<"), value.find(">")
-            uri = value[start + 1:end] if 0 <= start < end else value.split(";", 1)[0]
-            return uri_user(uri.strip())
-    return ""
+    value = _header(raw, "from", "f")
+    if value is None:
+        return ""
+    start, end = value.find("<"), value.find(">")
+    uri = value[start + 1:end] if 0 <= start < end else value.split(";", 1)[0]
+    return uri_user(uri.strip())

@@ -4,19 +4,19 @@ forwarding — instead of the lab's own proxy."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.interop.kamailio_harness import Kamailio, free_udp_port, kamailio_binary
+from tests.interop.kamailio_harness import Kamailio, free_udp_port, kamailio_binary, wait_until
 
 pytest.importorskip("pjsua2", reason="pjsua2-python is not installed: phones and voicemail need it")
 
 from labpbx.events import CallStateEvent, VoicemailEvent
 from labpbx.lab import Lab, LabConfig, LabError
 from labpbx.phones.policy import Policy
+from labpbx.store.records import CallRow
 from tests.lab.conftest import assert_all_gone
 
 pytestmark = [
@@ -65,11 +65,11 @@ def test_lab_phones_register_with_the_external_server_and_busy_goes_to_voicemail
                  and e.state == "disconnected", 10.0, after=mark)
     # The call history judges the call from the box's leg (an external server sends no trace).
     # The row is written by the history's own thread, which sends no event: a bounded poll.
-    deadline = time.monotonic() + 5.0
-    while not (rows := [r for r in lab.store.calls_list(None) if r.call_id == call_id]):
-        assert time.monotonic() < deadline, "no call history row"
-        time.sleep(0.05)
-    assert (rows[0].caller, rows[0].callee, rows[0].outcome) == ("1000", "1001", "busy→voicemail")
+    def rows() -> list[CallRow]:
+        return [r for r in lab.store.calls_list(None) if r.call_id == call_id]
+    wait_until(lambda: bool(rows()), 5.0, "the call history row")
+    row = rows()[0]
+    assert (row.caller, row.callee, row.outcome) == ("1000", "1001", "busy→voicemail")
 
 
 def test_script_and_timer_commands_are_refused_with_an_external_server(
