@@ -41,8 +41,10 @@ from labpbx.sip.message import (
     parse_via,
 )
 from labpbx.sip.transaction import (
+    TERMINATED,
     ServerTransaction,
     TimerConfig,
+    Transaction,
     TransactionLayer,
 )
 
@@ -271,6 +273,43 @@ class ProxyCore:
         # wait for the 487 at most fr_timeout more (OpenSIPS keeps the branch timer running)
         if branch.deadline is None or branch.deadline > now + self._fr(branch.cell, invite=False):
             self._arm(branch, now + self._fr(branch.cell, invite=False))
+
+    # ==== end of a transaction ====================================================================
+    def _terminate(self, txn: Transaction) -> None:
+        """End ``txn`` at once (no event from the layer) and let go of what it pointed at."""
+        self.layer.terminate(txn)
+        self._released(txn)
+
+    def _released(self, txn: Transaction) -> None:
+        """``txn`` has ended (a ``Terminated`` event, or ``_terminate``): break its links.
+
+        A call's records point at each other: the cell and its server transaction (``cell.server``
+        / ``user_data``), a branch and its client transaction (``branch.transaction`` /
+        ``user_data``), the cell and its branches (``cell.branches`` / ``branch.cell``). Left as
+        cycles, a finished call is garbage that only the cyclic collector can free, and a
+        collection of the oldest generation walks every live call — at a few hundred calls/s
+        with 32-s transaction windows, a stall of 100-400 ms (docs/BENCHMARKS.md, tail latency).
+        So every ended transaction forgets its ``user_data``, and once the server transaction
+        and every branch's transaction of a cell have ended, the cell drops its branch list:
+        reference counting then frees the call as soon as the last timer entry lets go of it.
+        Nothing reads ``cell.branches`` after that point: no message can match the cell any
+        more, and the late-reply paths (abandoned branches, CANCEL replies) only follow
+        ``branch.cell`` upwards."""
+        data = txn.user_data
+        txn.user_data = None
+        if isinstance(data, Cell):
+            cell = data
+        elif isinstance(data, Branch):
+            cell = data.cell
+        else:
+            return  # a CANCEL's marker, or nothing: no cycle through it
+        if cell.server.state is not TERMINATED:
+            return
+        for branch in cell.branches:
+            other = branch.transaction
+            if other is not None and other.state is not TERMINATED:
+                return
+        cell.branches = []
 
     def _run_route(self, ctx: ScriptContext, kind: RouteKind, name: str) -> object | None:
         try:

@@ -32,7 +32,7 @@ from labpbx.proxy.replies import ReplyPath
 from labpbx.proxy.services import ScriptServices
 from labpbx.proxy.tm import Branch, Cell
 from labpbx.script.host import RouteKind
-from labpbx.sip.events import RequestReceived, ResponseReceived, TimedOut
+from labpbx.sip.events import RequestReceived, ResponseReceived, Terminated, TimedOut
 from labpbx.sip.message import (
     Request,
     make_response,
@@ -78,6 +78,7 @@ class Proxy(ReplyPath, ScriptServices):
 
     def handle_timer(self, now: float) -> None:
         self.layer.handle_timer(now)
+        self._expire_abandoned(now)
         timers = self._timers
         while timers and timers[0][0] <= now:
             _, _, branch, gen = heapq.heappop(timers)
@@ -124,6 +125,8 @@ class Proxy(ReplyPath, ScriptServices):
                 self._on_response(event.response, event.addr, event.transaction, now)
             elif isinstance(event, TimedOut):
                 self._on_timed_out(event.transaction, now)
+            elif isinstance(event, Terminated):
+                self._released(event.transaction)
 
     # ==== requests ================================================================================
     def _on_request(self, request: Request, addr: Addr, server: ServerTransaction | None,
@@ -164,7 +167,7 @@ class Proxy(ReplyPath, ScriptServices):
         if server is not None and ctx.cell is None and not ctx.replied:
             # nothing created a transaction: forget it, as OpenSIPS would (a retransmission
             # runs the script again)
-            self.layer.terminate(server)
+            self._terminate(server)
 
     def _reply_from_ctx(self, ctx: ScriptContext, code: int, reason: str) -> None:
         if ctx.cell is not None:
@@ -339,7 +342,7 @@ class Proxy(ReplyPath, ScriptServices):
         if not isinstance(cell, Cell):
             # §16.10: no matching transaction: forward statelessly; our CANCEL transaction is dropped
             if ctx.server is not None:
-                self.layer.terminate(ctx.server)
+                self._terminate(ctx.server)
                 ctx.server = None
             return self._forward_stateless(ctx, line)
         if ctx.server is not None:

@@ -130,6 +130,9 @@ class ReplyPath(ProxyCore):
         key = branch.request.top_via.branch or ""
         self._abandoned[key] = branch
         self._abandoned_order.append((now + 64 * self.config.t1, key))
+        self._expire_abandoned(now)
+
+    def _expire_abandoned(self, now: float) -> None:
         while self._abandoned_order and self._abandoned_order[0][0] <= now:
             _, old = self._abandoned_order.popleft()
             self._abandoned.pop(old, None)
@@ -247,7 +250,7 @@ class ReplyPath(ProxyCore):
         if cell.is_invite and branch.last_received >= 100 and not branch.cancel_sent:
             self._cancel_branch(branch, now, 'SIP;cause=480;text="NO_ANSWER"')
         elif not branch.cancel_sent and branch.transaction is not None:
-            self.layer.terminate(branch.transaction)  # no reply at all: stop retransmitting
+            self._terminate(branch.transaction)  # no reply at all: stop retransmitting
             self._remember_abandoned(branch, now)
         self._disarm(branch)
         branch.state = BranchState.COMPLETED

@@ -22,6 +22,7 @@ from typing import IO, Any
 from labpbx.errors import ConfigError, LabPbxError, StoreError
 from labpbx.events import Event, ProblemEvent, XlogEvent
 from labpbx.paths import asset_path
+from labpbx.proxy.collector import CollectorPolicy, IdleCollector
 from labpbx.proxy.config import ProxyConfig, parse_hostport
 from labpbx.proxy.engine import Proxy
 from labpbx.proxy.forwarding import resolve_host
@@ -47,6 +48,8 @@ class ProxyOptions:
     defines: dict[str, str] = field(default_factory=dict)
     trace_sip: bool = False
     allow_non_loopback: bool = False
+    # process-wide garbage-collector policy for low tail latency (labpbx.proxy.collector)
+    tune_gc: bool = True
 
 
 def load_proxy_script(options: ProxyOptions) -> tuple[Script, Path]:
@@ -110,6 +113,9 @@ class ProxyService:
                             location_listener=self._persist_location if self.store else None)
         self._transport: asyncio.DatagramTransport | None = None
         self.endpoint: UdpEndpoint | None = None
+        self._collector_policy = CollectorPolicy()
+        self._idle_collector = IdleCollector()
+        self._gc_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         if self.store is not None:
@@ -117,12 +123,28 @@ class ProxyService:
                 self.store.location_clear()  # bindings of an earlier run are stale (usrloc db_mode 0)
         self._transport, self.endpoint = await open_udp(self.engine, self.config.listen,
                                                         self._internal_error)
+        if self.options.tune_gc:
+            self._collector_policy.apply()
+            self._gc_timer = asyncio.get_running_loop().call_later(
+                self._idle_collector.idle_seconds, self._gc_tick)
+
+    def _gc_tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._idle_collector.due(now, self.engine.stats["received"]):
+            self._collector_policy.full_collection()
+            self._idle_collector.collected(loop.time())
+        self._gc_timer = loop.call_later(self._idle_collector.idle_seconds, self._gc_tick)
 
     def _internal_error(self, where: str, exc: Exception) -> None:
         detail = "".join(traceback.format_exception(exc))
         self.engine.problem("error", f"internal error while handling a {where} event: {exc!r}", detail)
 
     def stop(self) -> None:
+        if self._gc_timer is not None:
+            self._gc_timer.cancel()
+            self._gc_timer = None
+        self._collector_policy.restore()
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -174,27 +196,61 @@ class ConsolePrinter:
     optionally, every event as a JSON line.
 
     OpenSIPS' xlog adds no newline (SEMANTICS.md §0.6): a script text without one would run into
-    the next line, so the console ends such a line itself; the JSON event keeps the exact text."""
+    the next line, so the console ends such a line itself; the JSON event keeps the exact text.
 
-    def __init__(self, out: IO[str], events_out: IO[str] | None, pid: int | None = None) -> None:
+    ``buffered``: inside a running event loop, lines are collected and written with one write and
+    one flush per loop iteration (``call_soon``) instead of a write and a flush system call each,
+    so a busy proxy does not make one blocking stdout write per call (``labpbx proxy`` uses it; the
+    owner must call ``flush()`` before the loop ends). Outside a loop every line is written at once.
+    """
+
+    def __init__(self, out: IO[str], events_out: IO[str] | None, pid: int | None = None, *,
+                 buffered: bool = False) -> None:
         self.out = out
         self.events_out = events_out
         self.pid = pid or os.getpid()
+        self.buffered = buffered
+        self._pending_out: list[str] = []
+        self._pending_events: list[str] = []
+        self._flush_scheduled = False
 
     def __call__(self, event: Event) -> None:
         if self.events_out is not None:
-            self.events_out.write(event.to_json() + "\n")
-            self.events_out.flush()
+            self._emit(self._pending_events, event.to_json() + "\n")
         if isinstance(event, XlogEvent):
             stamp = time.strftime("%b %d %H:%M:%S", time.localtime(event.time))
             text = event.text if event.text.endswith("\n") else event.text + "\n"
-            self.out.write(f"{stamp} [{self.pid}] {text}")
-            self.out.flush()
+            self._emit(self._pending_out, f"{stamp} [{self.pid}] {text}")
         elif isinstance(event, ProblemEvent):
             stamp = time.strftime("%b %d %H:%M:%S", time.localtime(event.time))
             tag = "ERROR" if event.severity == "error" else "WARNING"
-            self.out.write(f"{stamp} [{self.pid}] {tag}:labpbx: {event.message}\n")
-            self.out.flush()
+            self._emit(self._pending_out, f"{stamp} [{self.pid}] {tag}:labpbx: {event.message}\n")
+
+    def _emit(self, pending: list[str], line: str) -> None:
+        pending.append(line)
+        if self._flush_scheduled:
+            return
+        if self.buffered:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+            else:
+                self._flush_scheduled = True
+                loop.call_soon(self.flush)
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Write out every collected line."""
+        self._flush_scheduled = False
+        for pending, stream in ((self._pending_events, self.events_out),
+                                (self._pending_out, self.out)):
+            if pending and stream is not None:
+                text = "".join(pending)
+                pending.clear()
+                stream.write(text)
+                stream.flush()
 
 
 async def serve(options: ProxyOptions, printer: ConsolePrinter,
@@ -206,14 +262,21 @@ async def serve(options: ProxyOptions, printer: ConsolePrinter,
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+
+    def reload() -> None:
+        printer.flush()
+        printer.out.write(service.reload_script() + "\n")
+        printer.out.flush()
+
     with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
-        loop.add_signal_handler(signal.SIGHUP, lambda: printer.out.write(service.reload_script() + "\n"))
+        loop.add_signal_handler(signal.SIGHUP, reload)
     if ready is not None:
         ready(service)
     try:
         await stop.wait()
     finally:
         service.stop()
+        printer.flush()
     return 0
 
 
@@ -234,7 +297,7 @@ def run_proxy(options: ProxyOptions, *, events_path: str | None = None) -> int:
         events_out, out = sys.stdout, sys.stderr
     elif events_path:
         events_out = open(events_path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
-    printer = ConsolePrinter(out, events_out)
+    printer = ConsolePrinter(out, events_out, buffered=True)
 
     def announce(service: ProxyService) -> None:
         c = service.config
