@@ -16,6 +16,9 @@ Rules of this module:
   cannot be diverted) is kept in ``noise`` and otherwise ignored; a JSON line that is not a known
   event becomes a ProblemEvent. stderr is drained by a second thread into a short tail that
   error messages quote (a child's traceback explains a failed start).
+- Every child runs with Python's faulthandler on (PYTHONFAULTHANDLER): a crash in native code
+  prints the Python stack of every thread to stderr, which the tail keeps for the exit report
+  (``describe_exit`` names the signal).
 - When stdout ends, the reader reaps the process and calls ``on_exit`` once. Callbacks run on the
   reader thread: they must not block (the supervisor only queues them).
 - ``stop()`` escalates: EOF on stdin (every component's orderly stop) → wait → SIGTERM to the
@@ -58,12 +61,36 @@ def child_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     lab run from a checkout (not installed) starts the same code."""
     env = dict(os.environ if base is None else base)
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"  # a native crash leaves the Python stacks in the stderr tail
     if not getattr(sys, "frozen", False):
         root = str(Path(__file__).resolve().parents[2])
         parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         if root not in parts:
             env["PYTHONPATH"] = os.pathsep.join([root, *parts])
     return env
+
+
+def describe_exit(code: int | None) -> str:
+    """How a child ended, for people: "exit code 2", "killed by signal SIGSEGV (11)"."""
+    if code is None:
+        return "still running"
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = "an unknown signal"
+    return f"killed by signal {name} ({-code})"
+
+
+def exit_signal(code: int | None) -> str:
+    """The signal's name when the child died of one ("SIGSEGV"), else ""."""
+    if code is None or code >= 0:
+        return ""
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
 
 
 class ChildGone(Exception):
@@ -81,6 +108,7 @@ class ChildProcess:
         self.generation = generation
         self.started_at = time.monotonic()
         self.stopping = False  # set by the supervisor before an intended stop: no restart
+        self.signalled: int | None = None  # the signal we sent ourselves (escalation), if any
         self.noise: collections.deque[str] = collections.deque(maxlen=NOISE_TAIL)
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
         self._on_event = on_event
@@ -122,6 +150,14 @@ class ChildProcess:
 
     def stderr_tail(self, lines: int = 12) -> str:
         return "\n".join(list(self._stderr)[-lines:])
+
+    @property
+    def abnormal_exit(self) -> bool:
+        """Ended with a non-zero status or a signal that the supervisor did not send."""
+        code = self.proc.poll()
+        if code is None or code == 0:
+            return False
+        return not (self.signalled is not None and code == -self.signalled)
 
     def _read_stdout(self) -> None:
         stream = self.proc.stdout
@@ -197,6 +233,7 @@ class ChildProcess:
     def _signal(self, signum: int) -> None:
         if self.proc.poll() is not None:
             return
+        self.signalled = signum
         if sys.platform == "win32":
             with contextlib.suppress(OSError):
                 if signum == signal.SIGTERM:

@@ -22,6 +22,10 @@ Rules:
 - A child that exits while the lab runs is restarted (``RestartPolicy``: 3 per minute) with a
   ComponentEvent(status="restarted"); phones re-register; a restarted proxy gets every
   extension re-registered. Beyond the budget: ComponentEvent(status="failed") and it stays down.
+  Every exit that is not an orderly one (a non-zero status, or a signal the supervisor did not
+  send, also during ``stop()``) is published as ComponentEvent(status="exited") whose extra holds
+  ``code``, ``signal`` ("SIGSEGV") and ``stderr`` (the last lines: faulthandler's stacks), plus a
+  ProblemEvent, so a crash is never silent.
 - ``stop()`` (also ``__exit__``) gives every child EOF on stdin, waits, escalates to
   SIGTERM/SIGKILL of that child's own process group, reaps it and joins every thread: no
   process, socket or thread outlives it. If the supervisor itself dies, the children see EOF.
@@ -56,7 +60,14 @@ from labpbx.events import (
     SipMessageEvent,
 )
 from labpbx.lab.acks import Acks
-from labpbx.lab.children import ChildGone, ChildProcess, child_environment, labpbx_command
+from labpbx.lab.children import (
+    ChildGone,
+    ChildProcess,
+    child_environment,
+    describe_exit,
+    exit_signal,
+    labpbx_command,
+)
 from labpbx.lab.commandlines import phone_args, proxy_args, voicemail_args
 from labpbx.lab.commands import LabCommands
 from labpbx.lab.config import (
@@ -79,6 +90,8 @@ COMPONENT = "lab"
 PROXY = "proxy"
 VOICEMAIL = "voicemail"
 STOP_GRACE = 3.0
+EXIT_STDERR_LINES = 15
+"""How many of a dead child's last stderr lines its exit report carries (faulthandler's stack)."""
 
 
 def free_udp_port(exclude: set[int] | None = None) -> int:
@@ -446,10 +459,18 @@ class Lab(LabCommands):
         with self._lock:
             current = self._children.get(child.name) is child
             state = self._state
-        if not current or child.stopping:
+        tail = child.stderr_tail(EXIT_STDERR_LINES)
+        how = describe_exit(code)
+        exit_extra = {"pid": child.pid, "code": code, "signal": exit_signal(code),
+                      "stderr": tail}
+        if child.stopping or not current:
+            if child.abnormal_exit:  # an orderly stop that ended in a crash is still a crash
+                message = f"{child.name} {how} while stopping"
+                self._stream.publish(ComponentEvent(time.time(), child.name, status="exited",
+                                                    detail=message, extra=exit_extra))
+                self._stream.publish(ProblemEvent(time.time(), COMPONENT, "error", message, tail))
             return
-        tail = child.stderr_tail(3)
-        detail = f"exit code {code}" + (f": {tail.splitlines()[-1]}" if tail else "")
+        detail = how + (f": {tail.splitlines()[-1]}" if tail else "")
         with self._stream.condition:
             self._ready[child.name] = False
         with self._plan_lock:
@@ -464,7 +485,9 @@ class Lab(LabCommands):
                 self._stream.condition.notify_all()
             return
         publish(ComponentEvent(time.time(), child.name, status="exited", detail=detail,
-                               extra={"pid": child.pid, "code": code}))
+                               extra=exit_extra))
+        if child.abnormal_exit:
+            publish(ProblemEvent(time.time(), COMPONENT, "error", f"{child.name} {how}", tail))
         if state != "running":
             return
         policy = self.config.restart

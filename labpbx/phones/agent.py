@@ -16,8 +16,12 @@ Rules of this module (why: PJSUA2.md lists the ways this wheel aborts the proces
 - Timers (ring before auto-answer) live in a Deadlines list run by ``pump()``; no timer threads.
 - Media callbacks run on pjmedia threads: the local-audio port only moves bytes through
   LocalAudio's deques; players are created and dropped on the owner thread.
-- ``shutdown()`` follows PJSUA2.md's 17 ms sequence: hangupAllCalls, pump, drop calls and players
-  and ports, acc.shutdown(), libDestroy(PJSUA_DESTROY_NO_RX_MSG). Nothing pjsua2 outlives it.
+- ``shutdown()`` ends the SIP side and stops there: hangupAllCalls, pump, drop calls and players,
+  un-REGISTER every registered extension and pump until the registrar has answered (1 s at
+  most). It does not call ``libDestroy``: the process then ends with labpbx.pjexit.exit_process,
+  which says why (pjproject 2.15.1's asynchronous conference bridge makes the teardown racy; the
+  local-audio ``AudioMediaPort``, a Python object the clock thread calls, is never destroyed).
+  Only a failed ``start()`` tears the library down, before any call or port exists.
 - Network: the SIP transport and RTP bind 127.0.0.1 only; outgoing targets must be loopback.
 - Message waiting (RFC 3842): the voicemail box sends unsolicited ``message-summary`` NOTIFYs
   (no SUBSCRIBE, so no AccountMwiConfig). pjsua's unsolicited-MWI module (``UaConfig.
@@ -66,6 +70,8 @@ from labpbx.phones.policy import Policy, decide
 from labpbx.phones.stdio import stdout_to_stderr
 
 SHUTDOWN_DRAIN_SECONDS = 0.2
+UNREGISTER_WAIT_SECONDS = 1.0
+"""At shutdown, how long to wait for the registrar's answers to the un-REGISTERs."""
 REGISTER_EXPIRES = 300
 REGISTER_RETRY_SECONDS = 3  # the proxy may start after the phones: retry soon
 USER_AGENT = "LabPBX-phone/0.1"
@@ -192,6 +198,7 @@ class PhoneAgent:
         self._log_writer: Any = None
         self._local: LocalAudio | None = None
         self._local_port: Any = None
+        self._stopped = False
         self._voice: Path | None = config.voice_wav
         self._starting = False
         self.sip_port = 0
@@ -219,10 +226,10 @@ class PhoneAgent:
                                        x.ring_time))
                 self._create_account(x)
         except pj.Error as exc:
-            self.shutdown("start failed")
+            self._destroy_library("start failed")
             raise ConfigError(f"phone start failed: {exc.reason} ({exc.title})") from None
         except BaseException:
-            self.shutdown("start failed")
+            self._destroy_library("start failed")
             raise
         self._starting = False
         self._check_ready()
@@ -316,10 +323,17 @@ class PhoneAgent:
         self._emit(ComponentEvent(time.time(), self.component, status="audio", detail=reason,
                                   extra={"enabled": self._local is not None, "requested": True}))
 
+    @property
+    def stopped(self) -> bool:
+        """True after ``shutdown()``: the process should now end (labpbx.pjexit)."""
+        return self._stopped
+
     def shutdown(self, reason: str = "") -> None:
-        """Hang up everything, unregister, destroy the endpoint. Idempotent; owner thread only."""
+        """Hang up everything and un-REGISTER; the library stays loaded (see the module rules).
+
+        Idempotent; owner thread only."""
         ep = self._ep
-        if ep is None:
+        if ep is None or self._stopped:
             return
         self._check_thread()
         self._emit(ComponentEvent(time.time(), self.component, status="stopping", detail=reason))
@@ -329,16 +343,37 @@ class PhoneAgent:
         while self._book.active() and self._clock() < deadline:
             ep.libHandleEvents(10)
         self._timers.clear()
-        self._book.clear()  # calls and players go before the accounts and the library
+        self._book.clear()  # calls and players go, as at the end of any call
         if self._local is not None:
-            self._local.stop()  # PortAudio's thread stops before the port it feeds goes away
+            self._local.stop()  # PortAudio's thread stops; the port itself is never destroyed
+        self._local = None
+        registered = [x for x in self._book.exts.values() if x.registered and x.account]
+        for x in registered:
+            with contextlib.suppress(pj.Error):
+                x.account.setRegistration(False)
+        deadline = self._clock() + UNREGISTER_WAIT_SECONDS
+        while any(x.registered for x in registered) and self._clock() < deadline:
+            ep.libHandleEvents(10)
+        self._stopped = True
+        self.ready = False
+        self._emit(ComponentEvent(time.time(), self.component, status="stopped"))
+
+    def _destroy_library(self, reason: str) -> None:
+        """A failed start: nothing but the endpoint and accounts exists, so libDestroy is safe."""
+        ep = self._ep
+        if ep is None:
+            return
+        self._emit(ComponentEvent(time.time(), self.component, status="stopping", detail=reason))
+        self._book.clear()
+        if self._local is not None:
+            self._local.stop()
         self._local = None
         self._local_port = None
         for x in self._book.exts.values():
             account, x.account = x.account, None
             if account is not None:
                 with contextlib.suppress(pj.Error):
-                    account.shutdown()  # sends the un-REGISTER when registered
+                    account.shutdown()
             del account
         sys.last_traceback = sys.last_value = None  # hidden references must not outlive libDestroy
         gc.collect()  # likewise objects held only by a cycle: their destructors need the library
@@ -354,7 +389,7 @@ class PhoneAgent:
     def pump(self, timeout_ms: int) -> None:
         """Run pjsua2's events for up to ``timeout_ms`` (less when a timer is due), then timers."""
         self._check_thread()
-        if self._ep is None:
+        if self._ep is None or self._stopped:
             raise RuntimeError("PhoneAgent is not running")
         self._book.drop_dead()  # the DISCONNECTED callbacks of the previous pump have returned
         self._ep.libHandleEvents(self._timers.wait_ms(self._clock(), timeout_ms))

@@ -9,7 +9,8 @@ Rules of this module:
   (no C stdio to flush, e.g. Windows) it lands on stdout, so consumers ignore non-JSON lines.
   pjsua2's own log goes to stderr (``--pj-log-level``, default 1 = errors).
 - EOF on stdin (the supervisor died or closed the pipe), a ``quit`` command, SIGTERM, SIGINT and a
-  broken stdout all end the same way: the agent's orderly shutdown, then exit code 0.
+  broken stdout all end the same way: the agent's orderly shutdown (calls hung up, extensions
+  un-REGISTERed), then exit code 0 through labpbx.pjexit (no pjsua2 teardown; that module says why).
 - Every command is answered by one ComponentEvent: status "ack" (extra: id, cmd and results such
   as "leg") or status "error" (detail: why; extra: id, cmd). The commands are in commands.py.
 
@@ -56,6 +57,7 @@ from labpbx.phones.commands import (
 from labpbx.phones.config import AgentConfig
 from labpbx.phones.policy import DEFAULT_RING_TIME, Policy, parse_policy_spec
 from labpbx.phones.voice import voice_path
+from labpbx.pjexit import exit_process
 
 PUMP_MS = 10  # command latency and timer resolution; PJSUA2.md's recipe pumps every 10 ms
 
@@ -237,13 +239,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         reader = threading.Thread(target=_read_commands, args=(sys.stdin, inbox),
                                   name="phone-stdin", daemon=True)
         reader.start()
-        _serve(agent, out, inbox, stop_reason)
-        return 0
+        try:
+            _serve(agent, out, inbox, stop_reason)
+            code = 0
+        except BaseException:
+            traceback.print_exc(file=sys.stderr)
+            code = 1
+        # Also after an exception in the loop: the calls end and the extensions un-REGISTER.
+        try:
+            agent.shutdown(stop_reason[0] if stop_reason else "error")
+        except BaseException:
+            traceback.print_exc(file=sys.stderr)
+            code = 1
     finally:
-        # Idempotent; also runs when an exception escapes the loop, so pjsua2 is always torn down.
-        agent.shutdown(stop_reason[0] if stop_reason else "error")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    exit_process(code)  # no pjsua2 teardown: labpbx.pjexit says why
 
 
 def _serve(agent: PhoneAgent, out: EventWriter, inbox: queue.Queue[Any],

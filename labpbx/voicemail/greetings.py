@@ -114,6 +114,37 @@ def wav_complete(path: Path) -> bool:
     return riff_size > 0 and riff_size + 8 == size
 
 
+class GrowingWav:
+    """Reads the PCM that a recorder appends to a WAV file while it records.
+
+    pjmedia's WAV writer writes a canonical 44-byte header (sizes 0 until it closes) and then
+    the data in buffered blocks. Each ``read_frames()`` returns the whole frames written since the
+    last call, so the caller measures the recording on what is really in the file, with no code
+    of ours on pjmedia's clock thread.
+    """
+
+    HEADER = 44
+
+    def __init__(self, path: Path, frame_bytes: int) -> None:
+        if frame_bytes <= 0 or frame_bytes % 2:
+            raise ValueError("frame_bytes must be a positive even number")
+        self.path = path
+        self.frame_bytes = frame_bytes
+        self.offset = self.HEADER
+
+    def read_frames(self) -> list[bytes]:
+        """The complete frames appended since the last call ([] when none, or unreadable)."""
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except OSError:
+            return []
+        usable = len(data) - len(data) % self.frame_bytes
+        self.offset += usable
+        return [data[i:i + self.frame_bytes] for i in range(0, usable, self.frame_bytes)]
+
+
 @dataclass(frozen=True, slots=True)
 class RecordingAnalysis:
     duration: float

@@ -7,26 +7,32 @@ Threads
     pjsua2 runs with ``threadCnt=0`` and ``mainThreadOnly=True``, so every SIP callback
     (incoming call, call state, media state, rejected call) runs inside ``pump()`` on that thread,
     and only there are pjsua2 objects created, connected and destroyed.
-  * Media callbacks run on pjmedia's clock thread: ``onEof2`` of a player and ``onFrameReceived``
-    of the silence tap only put plain tuples (leg id, bytes, time) on a queue; ``pump()`` takes
-    them off after ``libHandleEvents`` returns. They never touch pjsua2 objects or emit events.
+  * No code of ours runs on pjmedia's clock thread. The conference bridge of pjproject 2.15.1 is
+    asynchronous (pjproject #3928): a port's removal is only queued, and the clock thread may
+    still call the port after its pjsua2 object is gone (#4200, #4526). A Python
+    ``AudioMediaPort`` (the former silence tap) was called there while Python tore it down: the
+    box died with SIGSEGV at quit. A Python callback on that thread also made the bridge wait
+    for the GIL, so a busy CPU stalled the bridge and damaged recordings. So silence is measured
+    on the recording file itself (greetings.GrowingWav, read by the pump), and the only media
+    callback left, a player's ``onEof2``, runs once per file on pjmedia's event thread and only
+    puts a plain tuple on a queue that ``pump()`` drains. A player is destroyed only after its
+    EOF, or after the bridge has confirmed it is disconnected (it is then never read again).
   * No other thread may call into this object (pjsua2 would abort on an unregistered thread).
 
 One call leg, in order
   INVITE (any user: one registration-free account is the default, ``onSelectAccount`` always picks
   it) → mailbox and greeting from the Request-URI user and the Diversion header of
-  ``rdata.wholeMsg`` (box.resolve) → 180, 200 → once ACKed with audio: greeting player (no loop)
-  → its EOF → beep player → its EOF → recorder to ``<data>/voicemail/<mailbox>/<id>.wav`` plus a
-  silence tap (an AudioMediaPort fed the same frames) → the recording ends when the caller hangs
-  up, at ``max_length``, or after ``silence`` seconds without sound (measured on the tap's frames,
-  which arrive as they are recorded, so there is no waiting for pjmedia's WAV buffer) → the
-  DISCONNECTED callback marks the leg, and right after ``libHandleEvents`` (never inside the
-  callback, and before any further libHandleEvents can reuse the call slot) the Call, players,
-  tap and recorder are dropped. Measured with this wheel: dropping a recorder only queues its
-  removal on the conference bridge; pjmedia closes the file and writes the RIFF sizes on the
-  bridge's next clock tick (~20 ms later). So the leg waits, pump by pump, until the header
-  matches the file (greetings.wav_complete, 2 s at most), and only then is the WAV measured,
-  trimmed, stored through the MessageStore and announced (VoicemailEvent, MwiEvent).
+  ``rdata.wholeMsg`` (box.resolve) → 180, 200 → once ACKed with audio: greeting player (no loop) →
+  its EOF → beep player → its EOF → recorder to ``<data>/voicemail/<mailbox>/<id>.wav`` → the
+  recording ends when the caller hangs up, at ``max_length``, or after ``silence`` seconds without
+  sound (measured on the frames pjmedia has written to the file, ~125 ms behind the call: its WAV
+  writer buffers 4,000 bytes) → the DISCONNECTED callback marks the leg, and right after
+  ``libHandleEvents`` (never inside the callback, and before any further libHandleEvents can reuse
+  the call slot) the Call, players and recorder are dropped. Measured with this wheel: dropping a
+  recorder only queues its removal on the conference bridge; pjmedia closes the file and writes
+  the RIFF sizes on the bridge's next clock tick (~20 ms later). So the leg waits, pump by pump,
+  until the header matches the file (greetings.wav_complete, 2 s at most), and only then is the
+  WAV measured, trimmed, stored through the MessageStore and announced (VoicemailEvent, MwiEvent).
 
 Events (component "voicemail"), per leg in order
   CallStateEvent incoming/early/connecting/confirmed/disconnected; ``ext`` is the Request-URI user
@@ -44,10 +50,14 @@ Capacity
   a further INVITE 486 Busy Here by itself, and ``onRejectedIncomingCall`` turns that into a
   VoicemailEvent(status="refused") and a ProblemEvent: the box says it is full instead of failing.
 
-Shutdown (PJSUA2.md, ~20 ms): hangupAllCalls, pump until the legs are gone (recordings in progress
-are stored), drop every Call/player/recorder/port, ``acc.shutdown()``,
-``libDestroy(PJSUA_DESTROY_NO_RX_MSG)``. Nothing pjsua2 may outlive libDestroy, so no pjsua2 object
-is ever kept in a closure, an event or an exception.
+Shutdown: ``stop()`` makes everything durable and ends the SIP side, and does no more:
+hangupAllCalls (BYE to every caller), pump until the legs are gone, recordings in progress closed,
+stored and indexed, the "stopped" event written. It does not call ``libDestroy``: tearing the
+library down destroys the bridge, its clock thread and every remaining port in an order we do not
+control, with the asynchronous-removal races above (a CI run and the stress bench saw SIGSEGV
+there). The process that owns the box then ends with ``os._exit`` (labpbx.pjexit), so the quit
+path runs nothing that ordinary calls do not. ``libDestroy`` is used only when ``start()`` fails,
+before any call or port exists.
 """
 
 from __future__ import annotations
@@ -92,6 +102,7 @@ from labpbx.voicemail.box import (
     resolve,
 )
 from labpbx.voicemail.greetings import (
+    GrowingWav,
     analyze_recording,
     beep_path,
     find_greeting,
@@ -176,22 +187,6 @@ class _Player(pj.AudioMediaPlayer):  # type: ignore[misc]
         self._handoff.put(("eof", self._leg, self._kind, time.monotonic()))
 
 
-class _Tap(pj.AudioMediaPort):  # type: ignore[misc]
-    """Receives the caller's frames next to the recorder, for silence detection (media thread)."""
-
-    def __init__(self, handoff: queue.SimpleQueue[tuple[Any, ...]], leg: str) -> None:
-        super().__init__()
-        self._handoff = handoff
-        self._leg = leg
-
-    def onFrameReceived(self, frame: Any) -> None:
-        try:
-            pcm = bytes(frame.buf) if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO else b""
-        except Exception:  # a media thread cannot report; a lost frame only shifts the timer
-            return
-        self._handoff.put(("frame", self._leg, pcm or bytes(FRAME_BYTES)))
-
-
 # --- one call leg ----------------------------------------------------------------------------------
 
 
@@ -212,7 +207,7 @@ class _Leg:
     player: Any = None
     player_kind: str = ""
     recorder: Any = None
-    tap: Any = None
+    recording: GrowingWav | None = None
     detector: SilenceDetector | None = None
     message_id: str = ""
     rel_path: str = ""
@@ -241,6 +236,10 @@ class VoicemailServer:
         self._ended: list[str] = []
         self._closing: list[tuple[_Leg, float]] = []  # (leg, give-up time): WAVs being closed
         self._parked: dict[int, list[Any]] = {}  # slot → ended Calls whose slot was reused
+        # Players stopped before their EOF: destroyed once the bridge no longer reads them.
+        self._retired: list[tuple[Any, float]] = []  # (player, give-up time)
+        self._leaked: list[Any] = []  # never destroyed: the bridge did not disconnect them
+        self._stopped = False
         self._next_leg = 1
         self._ep: Any = None
         self._account: Any = None
@@ -260,12 +259,12 @@ class VoicemailServer:
 
     @property
     def running(self) -> bool:
-        return self._ep is not None
+        return self._ep is not None and not self._stopped
 
     def start(self) -> str:
         """Create the endpoint, listen, and emit ComponentEvent(ready). ConfigError on failure."""
         if self._ep is not None:
-            raise RuntimeError("the voicemail server is already running")
+            raise RuntimeError("the voicemail server was already started (one per process)")
         cfg = self.config
         ep = _Endpoint(self)
         with _pjlib_stdout_to_stderr():
@@ -321,7 +320,7 @@ class VoicemailServer:
 
     def pump(self, ms: int = 10) -> None:
         """Handle SIP/media events for up to ``ms`` milliseconds, then the box's own work."""
-        if self._ep is None:
+        if not self.running:
             raise RuntimeError("the voicemail server is not running")
         self._ep.libHandleEvents(ms)
         self._after_events()
@@ -342,8 +341,11 @@ class VoicemailServer:
                             old_messages=old))
 
     def stop(self) -> None:
-        """Hang up every call (recordings in progress are kept), then destroy the endpoint."""
-        if self._ep is None:
+        """Hang up every call and store the recordings in progress; the library stays loaded.
+
+        Afterwards the owning process must end with ``labpbx.pjexit.exit_process`` (see the module
+        docstring: no libDestroy at quit)."""
+        if not self.running:
             return
         self._stopping = True
         for leg in self._legs.values():
@@ -363,14 +365,17 @@ class VoicemailServer:
         while self._closing:  # let the bridge close the last WAVs before the library goes
             self._ep.libHandleEvents(10)
             self._finish_ended()
-        self._parked.clear()  # every call is over: ~Call only clears free slots now
-        self._destroy_endpoint()
+        if self._account is not None:
+            with contextlib.suppress(pj.Error):
+                self._account.setRegistration(False)  # no-op unless registered; nothing else
+        self._stopped = True
         self._emit(ComponentEvent(time.time(), COMPONENT, status="stopped",
                                   address=self._address))
 
     # --- internals: the pump side ----------------------------------------------------------------
 
     def _destroy_endpoint(self) -> None:
+        """Only when start() fails: no call, player or recorder exists yet."""
         while True:  # drop queued items (plain data, but keep nothing around)
             try:
                 self._handoff.get_nowait()
@@ -382,10 +387,7 @@ class VoicemailServer:
             self._account = None
         ep, self._ep = self._ep, None
         if ep is not None:
-            # A Call, player or recorder that is only reachable through a reference cycle would
-            # otherwise be destroyed by a later collection (or at exit) after libDestroy, and
-            # its destructor then calls into a destroyed library: a crash (pjproject #4353).
-            gc.collect()
+            gc.collect()  # an account or transport object in a cycle must not outlive it
             with contextlib.suppress(pj.Error):
                 ep.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
             ep._server = None
@@ -395,6 +397,7 @@ class VoicemailServer:
         self._drain_handoff()
         self._check_limits(time.monotonic())
         self._finish_ended()
+        self._reap_retired()
 
     def _drain_handoff(self) -> None:
         while True:
@@ -405,10 +408,7 @@ class VoicemailServer:
             leg = self._legs.get(item[1])
             if leg is None or leg.disconnected:
                 continue
-            if item[0] == "frame":
-                if leg.detector is not None:
-                    leg.detector.feed(item[2])
-            elif item[0] == "eof" and item[2] == leg.player_kind:
+            if item[0] == "eof" and item[2] == leg.player_kind:
                 self._guard("end of greeting", self._on_player_done, leg)
 
     def _check_limits(self, now: float) -> None:
@@ -417,6 +417,9 @@ class VoicemailServer:
             if leg.disconnected:
                 continue
             if leg.phase == "recording" and leg.detector is not None:
+                if leg.recording is not None:
+                    for frame in leg.recording.read_frames():
+                        leg.detector.feed(frame)
                 cause = end_cause(limits, now - leg.rec_started, leg.detector.silent_for)
                 if cause is not None:
                     self._hangup(leg, cause)
@@ -447,13 +450,13 @@ class VoicemailServer:
         self._closing = still
 
     def _release_media(self, leg: _Leg) -> None:
-        # Order: the tap first (no more frames), then the recorder, then players; finally the
-        # Call, after its DISCONNECTED callback has returned. Dropping the recorder only queues
-        # its removal on the conference bridge: pjmedia closes the WAV (and writes the header
-        # sizes) on the bridge's next clock tick, ~20 ms later. _finish_ended waits for that.
-        leg.tap = None
+        # Order: the recorder, then the player; finally the Call, after its DISCONNECTED
+        # callback has returned. Dropping the recorder only queues its removal on the conference
+        # bridge: pjmedia closes the WAV (and writes the header sizes) on the bridge's next clock
+        # tick, ~20 ms later. _finish_ended waits for that.
         leg.recorder = None
-        leg.player = None
+        leg.recording = None
+        self._retire_player(leg)
         leg.audio = None
         if leg.call is not None:  # the slot's owner: its parked predecessors can go first
             self._parked.pop(leg.slot, None)
@@ -653,12 +656,44 @@ class VoicemailServer:
         player.startTransmit(leg.audio)
         leg.player, leg.player_kind = player, kind
 
-    def _stop_player(self, leg: _Leg) -> None:
+    def _drop_finished_player(self, leg: _Leg) -> None:
+        """After the player's EOF: the bridge reads it no more (NO_LOOP), destroy it now."""
         player, leg.player, leg.player_kind = leg.player, None, ""
         if player is not None:
             with contextlib.suppress(pj.Error):
                 player.stopTransmit(leg.audio)
         del player  # destroyed here, on the pump thread, never inside its own onEof2
+
+    def _retire_player(self, leg: _Leg) -> None:
+        """A player stopped before its EOF: disconnect it, destroy it once that is done.
+
+        Disconnection is asynchronous too; until the bridge has done it, it may still read the
+        file, reach its end and call onEof2 on the object. So the object lives on until the
+        bridge reports no listener (_reap_retired)."""
+        player, leg.player, leg.player_kind = leg.player, None, ""
+        if player is None:
+            return
+        if leg.audio is not None:
+            with contextlib.suppress(pj.Error):
+                player.stopTransmit(leg.audio)
+        self._retired.append((player, time.monotonic() + WAV_CLOSE_TIMEOUT))
+
+    def _reap_retired(self) -> None:
+        if not self._retired:
+            return
+        now = time.monotonic()
+        keep: list[tuple[Any, float]] = []
+        for player, give_up in self._retired:
+            try:
+                listening = bool(player.getPortInfo().listeners)
+            except pj.Error:
+                listening = False  # the port is gone from the bridge
+            if listening and now < give_up:
+                keep.append((player, give_up))
+            elif listening:  # the bridge never got to it: keep it for the process's life
+                self._problem("warning", "a greeting player stayed connected; kept until exit")
+                self._leaked.append(player)
+        self._retired = keep
 
     def _play_beep(self, leg: _Leg) -> None:
         leg.phase = "beep"
@@ -670,7 +705,7 @@ class VoicemailServer:
 
     def _on_player_done(self, leg: _Leg) -> None:
         kind = leg.player_kind
-        self._stop_player(leg)
+        self._drop_finished_player(leg)
         if kind == "greeting":
             self._play_beep(leg)
         else:
@@ -689,12 +724,7 @@ class VoicemailServer:
             leg.recorder = recorder
             leg.rel_path = rel
             leg.audio.startTransmit(recorder)
-            fmt = pj.MediaFormatAudio()
-            fmt.init(pj.PJMEDIA_FORMAT_PCM, CLOCK_RATE, 1, FRAME_USEC, 16)
-            tap = _Tap(self._handoff, leg.leg_id)
-            tap.createPort(f"vmtap-{leg.leg_id}", fmt)
-            leg.tap = tap
-            leg.audio.startTransmit(tap)
+            leg.recording = GrowingWav(path, FRAME_BYTES)
         except (pj.Error, OSError) as exc:
             reason = exc.reason if isinstance(exc, pj.Error) else str(exc)
             self._problem("error", f"cannot record to {path}", reason)

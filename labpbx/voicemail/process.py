@@ -25,6 +25,9 @@ Rules of this module
   * Exit codes: 0 after an orderly stop, 2 for a bad command line, an address that cannot be
     used or a message index that cannot be opened (a ProblemEvent and
     ComponentEvent(status="failed") say why).
+  * Once the box has started, the process never returns from ``main``: after the orderly stop
+    (every message stored, "stopped" written) it ends with labpbx.pjexit.exit_process, without
+    tearing pjsua2 down (the reason is in that module).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -46,6 +50,7 @@ from labpbx import argtypes
 from labpbx.errors import ConfigError, LabPbxError
 from labpbx.events import ComponentEvent, Event, MwiEvent, ProblemEvent
 from labpbx.paths import default_data_dir
+from labpbx.pjexit import exit_process
 from labpbx.voicemail.box import (
     DEFAULT_MAX_LENGTH,
     DEFAULT_MIN_LENGTH,
@@ -256,6 +261,7 @@ def main(argv: Sequence[str] | None = None, *, store_factory: StoreFactory | Non
         stop_reason.append(signal.Signals(signum).name)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    code = 1
     try:
         try:
             server.start()
@@ -274,15 +280,22 @@ def main(argv: Sequence[str] | None = None, *, store_factory: StoreFactory | Non
             _handle_commands(commands, server, out, stop_reason)
         out(ComponentEvent(time.time(), COMPONENT, status="stopping", detail=stop_reason[0],
                            address=server.address))
-        server.stop()
-        return 0
+        code = 0
+    except BaseException:
+        traceback.print_exc(file=sys.stderr)
+        code = 1
     finally:
-        if server.running:
-            server.stop()
+        try:
+            if server.running:
+                server.stop()
+        except BaseException:
+            traceback.print_exc(file=sys.stderr)
+            code = 1
         if notifier is not None:
             notifier.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    exit_process(code)
 
 
 def _handle_commands(commands: queue.SimpleQueue[dict[str, Any]], server: Any,

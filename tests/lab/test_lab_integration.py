@@ -23,6 +23,7 @@ from labpbx.events import (
     CallStateEvent,
     ComponentEvent,
     Event,
+    ProblemEvent,
     RegistrationEvent,
     SipMessageEvent,
     TransactionEvent,
@@ -371,3 +372,23 @@ def test_external_proxy_that_does_not_answer_fails_the_start_clearly(make_lab: M
             lab.start(timeout=3.0)
     assert "proxy" not in lab.pids()
     assert_all_gone(lab.all_pids())
+
+
+def test_a_crashed_child_is_reported_with_its_signal_and_its_stack(make_lab: MakeLab) -> None:
+    """A native crash (SIGSEGV, as pjsua2 teardown races gave) is named in the event stream with
+    the last lines of the child's stderr: faulthandler is on in every child."""
+    lab = make_lab(restart=RestartPolicy(max_restarts=1, window=60.0))
+    old = lab.pids()["voicemail"]
+    mark = lab.mark()
+    os.kill(old, signal.SIGSEGV)
+    exited = lab.wait_for(lambda e: isinstance(e, ComponentEvent) and e.component == "voicemail"
+                          and e.status == "exited", 10.0, after=mark)
+    assert isinstance(exited, ComponentEvent)
+    assert exited.extra["code"] == -signal.SIGSEGV and exited.extra["signal"] == "SIGSEGV"
+    assert "killed by signal SIGSEGV" in exited.detail
+    assert "Fatal Python error: Segmentation fault" in exited.extra["stderr"]
+    problem = lab.wait_for(lambda e: isinstance(e, ProblemEvent) and "voicemail" in e.message
+                           and "SIGSEGV" in e.message, 10.0, after=mark)
+    assert "Fatal Python error" in problem.detail  # type: ignore[attr-defined]
+    lab.wait_for(lambda e: isinstance(e, ComponentEvent) and e.component == "voicemail"
+                 and e.status == "restarted", 10.0, after=mark)

@@ -182,3 +182,14 @@ def test_restart_budget() -> None:
     assert budget.take("proxy", 2.0) is None
     assert budget.take("voicemail", 2.0) == 1  # per component
     assert budget.take("proxy", 60.5) == 2  # the first restart left the window
+
+
+def test_exits_are_described_with_their_signal() -> None:
+    from labpbx.lab.children import describe_exit, exit_signal
+
+    assert describe_exit(0) == "exit code 0" and exit_signal(0) == ""
+    assert describe_exit(2) == "exit code 2" and exit_signal(2) == ""
+    assert describe_exit(-11) == "killed by signal SIGSEGV (11)" and exit_signal(-11) == "SIGSEGV"
+    assert describe_exit(-9) == "killed by signal SIGKILL (9)"
+    assert describe_exit(None) == "still running" and exit_signal(None) == ""
+    assert describe_exit(-200) == "killed by signal an unknown signal (200)"

@@ -8,6 +8,7 @@ import pytest
 
 from labpbx.voicemail.box import GREETINGS, LANGUAGES
 from labpbx.voicemail.greetings import (
+    GrowingWav,
     analyze_recording,
     beep_path,
     find_greeting,
@@ -104,3 +105,24 @@ def test_wav_complete_needs_the_sizes_pjmedia_writes_on_close(tmp_path: Path) ->
     path.write_bytes(bytes(data))
     assert not wav_complete(path)
     assert not wav_complete(tmp_path / "missing.wav")
+
+
+def test_growing_wav_yields_whole_frames_as_the_recorder_appends_them(tmp_path: Path) -> None:
+    path = tmp_path / "rec.wav"
+    header = b"RIFF" + bytes(4) + b"WAVEfmt " + bytes(20) + b"data" + bytes(4)  # sizes 0: open
+    assert len(header) == GrowingWav.HEADER
+    path.write_bytes(header)
+    reader = GrowingWav(path, 640)
+    assert reader.read_frames() == []
+    frame_a, frame_b = bytes(range(256)) * 2 + bytes(128), b"\x01\x02" * 320
+    with path.open("ab") as out:  # one and a half frames: the half waits for the rest
+        out.write(frame_a + frame_b[:320])
+    assert reader.read_frames() == [frame_a]
+    with path.open("ab") as out:
+        out.write(frame_b[320:])
+    assert reader.read_frames() == [frame_b]
+    assert reader.read_frames() == []
+    path.unlink()
+    assert reader.read_frames() == []  # gone (trimmed or deleted): nothing, no error
+    with pytest.raises(ValueError):
+        GrowingWav(path, 641)
