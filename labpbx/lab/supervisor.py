@@ -90,7 +90,7 @@ COMPONENT = "lab"
 PROXY = "proxy"
 VOICEMAIL = "voicemail"
 STOP_GRACE = 3.0
-EXIT_STDERR_LINES = 15
+EXIT_STDERR_LINES = 40
 """How many of a dead child's last stderr lines its exit report carries (faulthandler's stack)."""
 
 
