@@ -47,10 +47,8 @@ pytestmark = [
 ]
 
 FR_INV_TIMER_MS = 3000
-# The box records this long (--max-length). assert_caller_voice wants >= 35 % of the 0.1 s windows
-# to be pure tone; the caller's voice (0.2 s tones, 50 ms gaps) gives 40 % at the worst phase, so
-# a short message fails when the jitter buffer smears one window at the start: 25 windows leave
-# room for that (1.5 s messages measured 0.40-0.53 here).
+# The box records this long (--max-length): long enough that assert_caller_voice sees many of
+# the voice's 0.2 s tones after the jitter buffer's start-up smear.
 MESSAGE_SECONDS = 2.5
 MakeStack = Callable[..., InteropStack]
 
