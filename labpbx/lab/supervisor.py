@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import threading
 import time
@@ -94,13 +95,47 @@ EXIT_STDERR_LINES = 40
 """How many of a dead child's last stderr lines its exit report carries (faulthandler's stack)."""
 
 
+LAB_PORTS = (20000, 32767)
+"""Where the lab picks its own ports: below Linux's default ephemeral range (32768-60999)."""
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_udp_port(exclude: set[int] | None = None) -> int:
-    """A UDP port on 127.0.0.1 that is free right now (bind to 0, read it, release it)."""
+    """A UDP port on 127.0.0.1 that is free now and that no ``bind(0)`` will hand out.
+
+    The port is picked here and bound later by a child, so another program could take it in
+    between. Programs that bind port 0 (pjsua's transports, sipp, test sockets: dozens on a
+    busy machine) get ports from the kernel's ephemeral range; a port outside it can only be
+    taken by a program that asks for that very number. So: random ports below the ephemeral
+    range, checked by binding; a port 0 pick only when none is free there.
+    """
+    exclude = exclude or set()
+    low, high = LAB_PORTS
+    ephemeral_low, ephemeral_high = _ephemeral_range()
+    if ephemeral_low <= high and ephemeral_high >= low:  # an unusual ephemeral range: avoid it
+        high = min(high, ephemeral_low - 1)
+    for _ in range(50 if high > low else 0):
+        port = random.randint(low, high)
+        if port in exclude:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+        return port
     for _ in range(20):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind((HOST, 0))
             port = int(sock.getsockname()[1])
-        if not exclude or port not in exclude:
+        if port not in exclude:
             return port
     raise LabError("no free UDP port on 127.0.0.1", COMPONENT)
 

@@ -193,3 +193,20 @@ def test_exits_are_described_with_their_signal() -> None:
     assert describe_exit(-9) == "killed by signal SIGKILL (9)"
     assert describe_exit(None) == "still running" and exit_signal(None) == ""
     assert describe_exit(-200) == "killed by signal an unknown signal (200)"
+
+
+def test_lab_ports_are_free_and_outside_the_kernels_ephemeral_range() -> None:
+    """Another program's bind(0) cannot take a port the lab picked before its child binds it."""
+    import socket
+
+    from labpbx.lab.supervisor import LAB_PORTS, _ephemeral_range, free_udp_port
+
+    low, high = _ephemeral_range()
+    picked = set()
+    for _ in range(20):
+        port = free_udp_port(picked)
+        assert port not in picked
+        assert LAB_PORTS[0] <= port <= LAB_PORTS[1] and not low <= port <= high
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", port))  # free: a child can bind it
+        picked.add(port)
