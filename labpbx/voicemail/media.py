@@ -25,8 +25,8 @@ One call leg, in order
   ``rdata.wholeMsg`` (box.resolve) → 180, 200 → once ACKed with audio: greeting player (no loop) →
   its EOF → beep player → its EOF → recorder to ``<data>/voicemail/<mailbox>/<id>.wav`` → the
   recording ends when the caller hangs up, at ``max_length``, or after ``silence`` seconds without
-  sound (measured on the frames pjmedia has written to the file, ~125 ms behind the call: its WAV
-  writer buffers 4,000 bytes) → the DISCONNECTED callback marks the leg, and right after
+  sound (measured on the frames pjmedia has written to the file, up to 128 ms behind the call: its
+  WAV writer appends 4 KiB blocks) → the DISCONNECTED callback marks the leg, and right after
   ``libHandleEvents`` (never inside the callback, and before any further libHandleEvents can reuse
   the call slot) the Call, players and recorder are dropped. Measured with this wheel: dropping a
   recorder only queues its removal on the conference bridge; pjmedia closes the file and writes
