@@ -47,3 +47,14 @@ def port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError("must be between 0 and 65535")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number more than 0 (e.g. a Retry-After in seconds)."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value

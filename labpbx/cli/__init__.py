@@ -59,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="include every SIP message in the event stream")
     proxy.add_argument("--allow-non-loopback", action="store_true",
                        help="allow sending SIP to addresses outside 127.0.0.0/8 (off by default)")
+    proxy.add_argument("--overload-delay", type=argtypes.non_negative_seconds, default=None,
+                       metavar="SECONDS",
+                       help="overload control: a new INVITE that waited longer than this in the "
+                            "receive queue is refused with 503 and Retry-After (default 0.2; "
+                            "0 = never refuse)")
+    proxy.add_argument("--retry-after", type=argtypes.positive_int, default=None,
+                       metavar="SECONDS", help="Retry-After of those 503s (default 5)")
+    proxy.add_argument("--default-gc", action="store_true",
+                       help="keep CPython's default garbage-collector settings (for comparison "
+                            "benchmarks; the default policy avoids long stalls under load)")
 
     check = sub.add_parser("check-script", help="load a routing script and report errors")
     check.add_argument("file", type=Path)
@@ -66,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_proxy(args: argparse.Namespace, data_dir: Path) -> int:
+    from dataclasses import replace
+
+    from labpbx.proxy.overload import OverloadConfig
     from labpbx.proxy.service import ProxyOptions, run_proxy
 
     defines: dict[str, str] = {}
@@ -74,11 +87,17 @@ def _run_proxy(args: argparse.Namespace, data_dir: Path) -> int:
         if not sep or not name:
             raise ConfigError(f"--define needs NAME=VALUE, got {item!r}")
         defines[name] = value
+    overload = OverloadConfig()
+    if args.overload_delay is not None:
+        overload = replace(overload, max_delay=args.overload_delay)
+    if args.retry_after is not None:
+        overload = replace(overload, retry_after=args.retry_after)
     options = ProxyOptions(
         listen=args.listen, media=args.media, mwi=args.mwi, fr_timeout=args.fr_timeout,
         fr_inv_timeout=args.fr_inv_timeout, script_path=args.script,
         db_path=db_path(data_dir), defines=defines, trace_sip=args.trace_sip,
-        allow_non_loopback=args.allow_non_loopback)
+        allow_non_loopback=args.allow_non_loopback, tune_gc=not args.default_gc,
+        overload=overload)
     return run_proxy(options, events_path=args.events)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from labpbx.errors import ConfigError
+from labpbx.proxy.overload import OverloadConfig
 
 Addr = tuple[str, int]
 
@@ -35,6 +36,8 @@ class ProxyConfig:
     t1: float = 0.5
     t2: float = 4.0
     t4: float = 5.0
+    # new INVITEs that waited longer than this in the receive queue get 503 (labpbx.proxy.overload)
+    overload: OverloadConfig = field(default_factory=OverloadConfig)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def with_modparams(self, modparams: Mapping[tuple[str, str], object]) -> ProxyConfig:

@@ -28,6 +28,7 @@ from labpbx.events import (
 from labpbx.proxy import forwarding as fwd
 from labpbx.proxy.config import ProxyConfig
 from labpbx.proxy.context import ScriptContext
+from labpbx.proxy.overload import IngressQueue
 from labpbx.proxy.registrar import Binding, Location
 from labpbx.proxy.tm import Branch, Cell
 from labpbx.script.host import RouteKind
@@ -36,6 +37,7 @@ from labpbx.sip.message import (
     Response,
     build_cancel,
     make_response,
+    new_tag,
     parse_name_addr,
     parse_uri,
     parse_via,
@@ -126,7 +128,13 @@ class ProxyCore:
         self._abandoned: dict[str, Branch] = {}
         self._abandoned_order: deque[tuple[float, str]] = deque()
         self._seq = itertools.count()
-        self.stats = {"received": 0, "bad": 0, "script_errors": 0, "cells": 0}
+        self.stats = {"received": 0, "bad": 0, "script_errors": 0, "cells": 0, "refused": 0}
+        # To-tags of the 503s refusing new calls under overload start with this (their ACKs are
+        # recognised in the receive queue without a parse)
+        self.overload_tag_prefix = "ovl" + new_tag()[:8]
+        self._refusals = itertools.count(1)
+        self._overload_noted: float | None = None
+        self.ingress = IngressQueue(config.overload, self.overload_tag_prefix.encode())
 
     # ==== events ==================================================================================
     def _trace(self, direction: str, src: Addr, dst: Addr, msg: Request | Response,

@@ -27,7 +27,14 @@ import heapq
 from labpbx.errors import LocalProtocolError, ScriptRuntimeError, SipParseError
 from labpbx.proxy import forwarding as fwd
 from labpbx.proxy.context import ScriptContext
-from labpbx.proxy.core import Preferences, ProxyCore, Script, _decrement_max_forwards, _invalid_request
+from labpbx.proxy.core import (
+    Preferences,
+    ProxyCore,
+    Script,
+    _decrement_max_forwards,
+    _invalid_request,
+)
+from labpbx.proxy.overload import Action
 from labpbx.proxy.replies import ReplyPath
 from labpbx.proxy.services import ScriptServices
 from labpbx.proxy.tm import Branch, Cell
@@ -35,10 +42,12 @@ from labpbx.script.host import RouteKind
 from labpbx.sip.events import RequestReceived, ResponseReceived, Terminated, TimedOut
 from labpbx.sip.message import (
     Request,
+    Response,
     make_response,
     new_tag,
     parse_message,
 )
+from labpbx.sip.quick import quick_request, quick_response
 from labpbx.sip.transaction import (
     ServerTransaction,
 )
@@ -55,15 +64,23 @@ class Proxy(ReplyPath, ScriptServices):
     def receive_datagram(self, data: bytes, addr: Addr, now: float) -> None:
         """Feed one UDP datagram received from ``addr``. Never raises for bad input."""
         self.stats["received"] += 1
+        message = self._parse(data, addr)
+        if message is not None:
+            self._receive_message(message, data, addr, now)
+
+    def _parse(self, data: bytes, addr: Addr) -> Request | Response | None:
         if not data.strip(b"\r\n"):
-            return  # keep-alive CRLFs (RFC 5626 §3.5.1)
+            return None  # keep-alive CRLFs (RFC 5626 §3.5.1)
         try:
-            message = parse_message(data)
+            return parse_message(data)
         except SipParseError as exc:
             self.stats["bad"] += 1
             self.problem("warning", f"dropped a malformed datagram from {addr[0]}:{addr[1]}: {exc}",
                          data[:2000].decode("utf-8", "replace"))
-            return
+            return None
+
+    def _receive_message(self, message: Request | Response, data: bytes, addr: Addr,
+                         now: float) -> None:
         if self.trace_sip:
             self._trace("in", addr, self.config.listen, message, data)
         if isinstance(message, Request):
@@ -75,6 +92,58 @@ class Proxy(ReplyPath, ScriptServices):
             self.problem("warning", f"dropped a message from {addr[0]}:{addr[1]}: {exc}")
             return
         self._drain(now)
+
+    # ---- the receive queue and overload control (labpbx.proxy.overload) ----------------------
+    def queue_datagram(self, data: bytes, addr: Addr, now: float) -> None:
+        """Put a datagram read at ``now`` in the prioritised receive queue (cheap: no parse)."""
+        self.ingress.push(data, addr, now)
+
+    def process_queued(self, now: float, limit: int) -> int:
+        """Handle up to ``limit`` queued datagrams, urgent ones first; returns how many wait."""
+        ingress = self.ingress
+        for _ in range(limit):
+            item = ingress.pop(now)
+            if item is None:
+                break
+            data, addr, action = item
+            if action is Action.REFUSE:
+                self.refuse_new_call(data, addr, now)
+            else:
+                self.receive_datagram(data, addr, now)
+        return len(ingress)
+
+    def refuse_new_call(self, data: bytes, addr: Addr, now: float) -> None:
+        """A new INVITE that waited too long: a stateless ``503 Service Unavailable`` with
+        ``Retry-After`` (RFC 3261 §21.5.4), without a transaction or the script. Its To-tag carries
+        ``overload_tag_prefix`` so the receive queue absorbs the caller's ACK unparsed. The reply
+        is built from the raw bytes (labpbx.sip.quick, a fraction of a parse); anything that turns
+        out not to be a new call (an INVITE retransmission of an admitted call, a To-tag the raw
+        look missed, an odd message) takes the normal, parsing path."""
+        self.stats["received"] += 1
+        quick = quick_request(data, addr)
+        if quick is None or quick.method != b"INVITE" or not quick.branch \
+                or self.layer.has_server(quick.branch, quick.top_via.sent_by, "INVITE"):
+            message = self._parse(data, addr)
+            if message is not None:
+                self._receive_message(message, data, addr, now)
+            return
+        if self.trace_sip:
+            message = self._parse(data, addr)
+            if message is not None:
+                self._trace("in", addr, self.config.listen, message, data)
+        overload = self.config.overload
+        response = quick_response(
+            quick, 503, "Service Unavailable",
+            f"{self.overload_tag_prefix}.{next(self._refusals):x}",
+            (("Retry-After", str(overload.retry_after)),))
+        self.layer.send_stateless_bytes(response, quick.reply_to)
+        self.stats["refused"] += 1
+        if self._overload_noted is None or now - self._overload_noted >= 10.0:
+            self._overload_noted = now
+            self.problem("warning", "overloaded: new calls waited more than "
+                         f"{overload.max_delay * 1000:.0f} ms to be served; refusing them with "
+                         f"503 (Retry-After {overload.retry_after} s), {self.stats['refused']} "
+                         "so far")
 
     def handle_timer(self, now: float) -> None:
         self.layer.handle_timer(now)

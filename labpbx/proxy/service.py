@@ -26,6 +26,7 @@ from labpbx.proxy.collector import CollectorPolicy, IdleCollector
 from labpbx.proxy.config import ProxyConfig, parse_hostport
 from labpbx.proxy.engine import Proxy
 from labpbx.proxy.forwarding import resolve_host
+from labpbx.proxy.overload import OverloadConfig
 from labpbx.proxy.registrar import Binding
 from labpbx.script.loader import Script, load_script
 from labpbx.store.db import LabStore
@@ -50,6 +51,7 @@ class ProxyOptions:
     allow_non_loopback: bool = False
     # process-wide garbage-collector policy for low tail latency (labpbx.proxy.collector)
     tune_gc: bool = True
+    overload: OverloadConfig | None = None  # None: the defaults of labpbx.proxy.overload
 
 
 def load_proxy_script(options: ProxyOptions) -> tuple[Script, Path]:
@@ -93,6 +95,8 @@ def build_config(options: ProxyOptions, script: Script) -> ProxyConfig:
         config = replace(config, fr_timeout=options.fr_timeout)
     if options.fr_inv_timeout is not None:
         config = replace(config, fr_inv_timeout=options.fr_inv_timeout)
+    if options.overload is not None:
+        config = replace(config, overload=options.overload)
     return config
 
 
@@ -111,7 +115,6 @@ class ProxyService:
         self.engine = Proxy(self.config, self.script, preferences=self.store, sink=sink,
                             trace_sip=options.trace_sip, trace_decisions=trace,
                             location_listener=self._persist_location if self.store else None)
-        self._transport: asyncio.DatagramTransport | None = None
         self.endpoint: UdpEndpoint | None = None
         self._collector_policy = CollectorPolicy()
         self._idle_collector = IdleCollector()
@@ -121,8 +124,7 @@ class ProxyService:
         if self.store is not None:
             with contextlib.suppress(StoreError):
                 self.store.location_clear()  # bindings of an earlier run are stale (usrloc db_mode 0)
-        self._transport, self.endpoint = await open_udp(self.engine, self.config.listen,
-                                                        self._internal_error)
+        self.endpoint = await open_udp(self.engine, self.config.listen, self._internal_error)
         if self.options.tune_gc:
             self._collector_policy.apply()
             self._gc_timer = asyncio.get_running_loop().call_later(
@@ -145,9 +147,9 @@ class ProxyService:
             self._gc_timer.cancel()
             self._gc_timer = None
         self._collector_policy.restore()
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        if self.endpoint is not None:
+            self.endpoint.close()
+            self.endpoint = None
 
     def reload_script(self) -> str:
         """Load the script file again; on error keep the running script and say why."""
@@ -176,7 +178,7 @@ class ProxyService:
 
     def _persist_location(self, aor: str, bindings: list[Binding]) -> None:
         assert self.store is not None
-        offset = time.time() - asyncio.get_running_loop().time()
+        offset = time.time() - time.monotonic()  # engine time is time.monotonic() (transport.udp)
         username, _, domain = aor.partition("@")
         domain = domain or self.config.listen[0]
         rows = [LocationRow(username=username, domain=domain, contact=b.contact,

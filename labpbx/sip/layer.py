@@ -139,6 +139,16 @@ class TransactionLayer:
         """Transmit without a transaction (ACK for 2xx, stateless forwards, replies to junk)."""
         self._datagrams.append((message.to_bytes(), addr))
 
+    def send_stateless_bytes(self, data: bytes, addr: Addr) -> None:
+        """Transmit bytes built elsewhere (labpbx.sip.quick) without a transaction."""
+        self._datagrams.append((data, addr))
+
+    def has_server(self, branch: str, sent_by: tuple[str, int], method: str) -> bool:
+        """Whether a server transaction with this §17.2.3 key exists (ACK folds onto INVITE)."""
+        host, port = sent_by
+        return (branch, f"{host.lower()}:{port}", "INVITE" if method == "ACK" else method) \
+            in self._servers
+
     def find_server(self, request: Request, addr: Addr | None = None) -> ServerTransaction | None:
         """The server transaction `request` would match (§17.2.3), without feeding it.
 
