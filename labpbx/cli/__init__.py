@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     proxy.add_argument("--overload-delay", type=argtypes.non_negative_seconds, default=None,
                        metavar="SECONDS",
                        help="overload control: a new INVITE that waited longer than this in the "
-                            "receive queue is refused with 503 and Retry-After (default 0.2; "
+                            "receive queue is refused with 503 and Retry-After (default 0.4; "
                             "0 = never refuse)")
     proxy.add_argument("--retry-after", type=argtypes.positive_int, default=None,
                        metavar="SECONDS", help="Retry-After of those 503s (default 5)")

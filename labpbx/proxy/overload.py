@@ -84,7 +84,10 @@ def _head_end(data: bytes) -> int:
 class OverloadConfig:
     """``max_delay`` 0 switches refusing off (the queue still orders and bounds)."""
 
-    max_delay: float = 0.2  # seconds a new INVITE may wait before it is refused with 503
+    # seconds a new INVITE may wait before it is refused with 503: below T1 (500 ms), so that a
+    # refused caller hears it before its first retransmission; well above a normal wait (ms),
+    # so that a short stall (a busy neighbour on the core) does not turn calls away
+    max_delay: float = 0.4
     retry_after: int = 5  # seconds, the 503's Retry-After
     max_new: int = 4096  # new INVITEs waiting at most (drop oldest beyond)
     max_urgent: int = 16384  # other datagrams waiting at most (drop oldest beyond)
