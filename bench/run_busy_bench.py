@@ -1,107 +1,232 @@
-"""Busy-forward flow under load, over real UDP on loopback (issue: the lab proxy, benchmark).
+"""Busy-forward benchmark: the lab proxy and Kamailio on the same flow, core and rates, back to back.
 
-INVITE → proxy → callee 486 → ACK → failure_route → media server 100/180/200 → ACK → BYE → 200,
-with sipp as caller, callee and media server, and the real `labpbx proxy` process pinned to CPU 0
-(sipp processes on CPU 1). For each call rate it runs a fixed number of calls and records failed
-calls, the proxy's CPU time per call (utime+stime from /proc) and its peak RSS. The highest rate with
-< 0.1 % failed calls is the result. Results: docs/BENCHMARKS.md.
+Absolute figures depend on the machine and on what else it runs; the ratios lab/Kamailio measured
+in the same invocation are what carries over. Every run starts a fresh server (bench/busy_flow.py
+describes the flow, the pinning and the servers), offers a fixed call rate for ``--seconds`` and
+waits until sipp has finished every call (10 s without an answer fails a call). Results:
+docs/BENCHMARKS.md.
 
-    python bench/run_busy_bench.py --rates 200,400,600,800 --seconds 10
+    python bench/run_busy_bench.py rates --rates 250,500,1000 --seconds 10
+        each rate on each server (alternating): CPU per call, p50/p99 INVITE→200, failed %,
+        goodput, callers with a final response; the lab/Kamailio ratios
+    python bench/run_busy_bench.py capacity --seconds 10
+        the highest clean rate of each server (< 0.1 % failed, nothing refused): ×1.3 steps
+        from --start, then three bisections
+    python bench/run_busy_bench.py overload --capacity lab=900,kamailio=2000
+        1×, 1.5×, 2× and 3× each server's clean capacity (measured first without --capacity)
+    python bench/run_busy_bench.py all
+        capacity, then rates at 250 calls/s and at half of the lab's capacity, then overload
+
+Columns: "CPU ms/call" = the server's CPU time (all its processes) over the completed calls;
+"p50/p99" = INVITE sent → 200 received at the caller (sipp -trace_rtt, 4-ms resolution);
+"failed" = calls whose BYE did not get its 200; "final" = callers that got any final response to
+their INVITE (200 or a refusal such as 503); "goodput" = completed calls per second of offered
+load; "offered" = the rate sipp really achieved (it lags when its own core is saturated);
+"drops" = datagrams the kernel dropped at the server's socket; "sipp CPU" = the load generator's
+use of its core (near 100 % means the load generator, not the server, is the limit).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
+import json
+import math
 import sys
 import tempfile
-import time
+from collections.abc import Iterable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.integration.proxy_process import ProxyProcess  # noqa: E402
-from tests.integration.sipp_harness import Sipp, free_udp_ports, register_contact  # noqa: E402
+from busy_flow import TARGETS, RunResult, fmt, machine, ratio, run_busy
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+HEADER = ("| server | offered calls/s | calls | failed % | final % | 503 | goodput calls/s | "
+          "CPU ms/call | p50 ms | p99 ms | p99 refusal ms | drops | sipp CPU % |")
+RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def row(r: RunResult) -> str:
+    offered = r.calls / max(r.seconds, r.offer_s)
+    return (f"| {r.target} | {fmt(offered)} | {r.calls} | {r.failed_pct:.2f} | "
+            f"{r.final_share_pct:.1f} | {r.finals.get('503', 0)} | {r.goodput:.0f} | "
+            f"{r.cpu_ms_per_call:.3f} | {fmt(r.p50_ms)} | {fmt(r.p99_ms)} | "
+            f"{fmt(r.p99_refusal_ms)} | {r.socket_drops} | {r.sipp_cpu_pct:.0f} |")
 
 
-def pin(pid: int, cpu: int) -> None:
-    if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1:  # type: ignore[operator]
-        subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(pid)], check=False,
-                       capture_output=True)
+class Bench:
+    def __init__(self, seconds: float, work: Path, targets: list[str]) -> None:
+        self.seconds = seconds
+        self.work = work
+        self.targets = targets
+        self.results: list[dict[str, object]] = []
+        self._n = 0
+
+    def run(self, target: str, rate: float, label: str = "") -> RunResult:
+        self._n += 1
+        r = run_busy(target, rate, self.seconds, self.work / f"run{self._n}-{target}-{rate:g}")
+        self.results.append({"label": label, **r.as_dict()})
+        print(row(r), flush=True)
+        return r
+
+    # -- rates ------------------------------------------------------------------------------------
+    def rates(self, rates: Iterable[float]) -> list[RunResult]:
+        print(f"\n### Fixed rates, {self.seconds:g} s each\n\n{HEADER}\n{RULE}", flush=True)
+        out = []
+        for rate in rates:
+            out += [self.run(t, rate, "rates") for t in self.targets]
+        self._rate_ratios(out)
+        return out
+
+    def _rate_ratios(self, results: list[RunResult]) -> None:
+        lab = {r.rate: r for r in results if r.target == "lab"}
+        kam = {r.rate: r for r in results if r.target == "kamailio"}
+        common = sorted(set(lab) & set(kam))
+        if not common:
+            return
+        print("\n| offered calls/s | CPU/call lab/Kamailio | p99 lab/Kamailio | p50 lab/Kamailio |"
+              " failed % lab / Kamailio |\n|---:|---:|---:|---:|---|")
+        for rate in common:
+            a, b = lab[rate], kam[rate]
+            print(f"| {rate:g} | {ratio(a.cpu_ms_per_call, b.cpu_ms_per_call)} | "
+                  f"{ratio(a.p99_ms, b.p99_ms)} | {ratio(a.p50_ms, b.p50_ms)} | "
+                  f"{a.failed_pct:.2f} / {b.failed_pct:.2f} |", flush=True)
+
+    # -- capacity ---------------------------------------------------------------------------------
+    def capacity(self, start: float, max_rate: float) -> dict[str, float]:
+        print(f"\n### Highest clean rate, {self.seconds:g} s per probe\n\n{HEADER}\n{RULE}",
+              flush=True)
+        found: dict[str, float] = {}
+        per_target: dict[str, RunResult] = {}
+        for target in self.targets:
+            clean, best = self._search(target, start, max_rate)
+            found[target] = clean
+            if best is not None:
+                per_target[target] = best
+        print()
+        for target, rate in found.items():
+            print(f"- highest clean rate, {target}: {rate:g} calls/s", flush=True)
+        if "lab" in found and "kamailio" in found:
+            print(f"- ratio lab/Kamailio: {ratio(found['lab'], found['kamailio'])}")
+            if "lab" in per_target and "kamailio" in per_target:
+                a, b = per_target["lab"], per_target["kamailio"]
+                print(f"- at its own capacity: CPU/call lab {a.cpu_ms_per_call:.3f} ms, Kamailio "
+                      f"{b.cpu_ms_per_call:.3f} ms (ratio {ratio(a.cpu_ms_per_call, b.cpu_ms_per_call)})"
+                      f"; p99 lab {fmt(a.p99_ms)} ms, Kamailio {fmt(b.p99_ms)} ms", flush=True)
+        return found
+
+    def _search(self, target: str, start: float, max_rate: float) -> tuple[float, RunResult | None]:
+        def probe(rate: float) -> RunResult:
+            return self.run(target, rate, "capacity")
+
+        clean_rate, clean_run, failed_rate = 0.0, None, math.inf
+        rate = start
+        for _ in range(8):  # grow by 30 % until a probe fails (bounded)
+            r = probe(rate)
+            if r.clean:
+                clean_rate, clean_run = rate, r
+                if rate >= max_rate:
+                    return clean_rate, clean_run
+                rate = min(max_rate, _round(rate * 1.3))
+            else:
+                failed_rate = rate
+                break
+        if clean_rate == 0.0:  # even the start failed: go down
+            for _ in range(4):
+                rate = _round(rate / 1.5)
+                r = probe(rate)
+                if r.clean:
+                    clean_rate, clean_run = rate, r
+                    break
+                failed_rate = rate
+        for _ in range(3):  # bisect between the last clean and the first failing rate
+            if not math.isfinite(failed_rate) or failed_rate - clean_rate <= 20:
+                break
+            mid = _round((clean_rate + failed_rate) / 2)
+            r = probe(mid)
+            if r.clean:
+                clean_rate, clean_run = mid, r
+            else:
+                failed_rate = mid
+        return clean_rate, clean_run
+
+    # -- overload ---------------------------------------------------------------------------------
+    def overload(self, capacity: dict[str, float], multiples: list[float]) -> None:
+        print(f"\n### Overload: multiples of each server's clean capacity, {self.seconds:g} s each"
+              f"\n\n| server | × capacity | {HEADER[2:]}\n|---|---:{RULE[4:]}", flush=True)
+        by_target: dict[str, dict[float, RunResult]] = {}
+        for m in multiples:
+            for target in self.targets:
+                if not capacity.get(target):
+                    continue
+                r = self.run(target, _round(capacity[target] * m), f"overload x{m:g}")
+                by_target.setdefault(target, {})[m] = r
+        print("\n| × capacity | " + " | ".join(
+            f"{t} goodput (% of capacity) | {t} final %" for t in by_target) + " |")
+        print("|---:|" + "---:|---:|" * len(by_target))
+        for m in multiples:
+            cells = []
+            for target, runs in by_target.items():
+                r = runs.get(m)
+                if r is None:
+                    cells += ["—", "—"]
+                    continue
+                cells += [f"{r.goodput:.0f} ({100 * r.goodput / capacity[target]:.0f} %)",
+                          f"{r.final_share_pct:.1f}"]
+            print(f"| {m:g} | " + " | ".join(cells) + " |", flush=True)
 
 
-def run_rate(rate: int, seconds: float, work: Path) -> dict[str, float]:
-    proxy_port, media_port = free_udp_ports(2)
-    data = work / f"rate{rate}"
-    data.mkdir()
-    calls = int(rate * seconds)
-    proxy = ProxyProcess(data, ("127.0.0.1", proxy_port), ("127.0.0.1", media_port),
-                         fr_timeout=5, fr_inv_timeout=10, trace=False)
-    try:
-        proxy.wait_ready()
-        pin(proxy.proc.pid, 0)
-        timeout = seconds * 3 + 30
-        media = Sipp("media_server.xml", workdir=data, local_port=media_port, calls=None,
-                     timeout=timeout, trace_msg=False, recv_timeout_ms=20000).start()
-        callee = Sipp("uas_busy.xml", workdir=data, calls=None, timeout=timeout, trace_msg=False,
-                      recv_timeout_ms=20000).start()
-        for s in (media, callee):
-            pin(s.pid, 1)
-        register_contact(proxy_port, "1001", callee.local_port)
-        cpu0 = cpu_seconds(proxy.proc.pid)
-        caller = Sipp("uac_call.xml", workdir=data, remote_port=proxy_port, calls=calls,
-                      rate=rate, service="1001", keys={"caller": "1000"}, timeout=timeout,
-                      trace_msg=False, trace_stat=True, recv_timeout_ms=10000,
-                      extra_args=["-max_recv_loops", "10000", "-max_sched_loops", "10000"])
-        caller.start()
-        pin(caller.pid, 1)
-        started = time.monotonic()
-        code = caller.wait(timeout + 5)
-        wall = time.monotonic() - started
-        cpu = cpu_seconds(proxy.proc.pid) - cpu0
-        rss = peak_rss_mb(proxy.proc.pid)
-        ok = len([line for line in caller.log_lines() if line.startswith("BYE_OK")])
-        failed = calls - ok
-        for s in (media, callee):
-            s.stop()
-        return {"rate": rate, "calls": calls, "failed": failed, "failed_pct": 100 * failed / calls,
-                "cpu_ms_per_call": 1000 * cpu / calls, "cpu_util": cpu / wall, "rss_mb": rss,
-                "wall_s": wall, "sipp_exit": code}
-    finally:
-        proxy.stop()
+def _round(rate: float) -> float:
+    return float(max(10, round(rate / 10) * 10))
+
+
+def _parse_capacity(text: str) -> dict[str, float]:
+    out = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        out[name.strip()] = float(value)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="100,200,400,600,800,1000")
+    parser.add_argument("mode", choices=("rates", "capacity", "overload", "all"))
+    parser.add_argument("--targets", default="lab,kamailio",
+                        help=f"comma-separated, from {', '.join(TARGETS)}")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rates", default="250,500,1000")
+    parser.add_argument("--start", type=float, default=300.0, help="capacity search start rate")
+    parser.add_argument("--max-rate", type=float, default=5000.0)
+    parser.add_argument("--capacity", default=None,
+                        help="known clean capacities for overload, e.g. lab=900,kamailio=2000")
+    parser.add_argument("--multiples", default="1,1.5,2,3")
+    parser.add_argument("--json", type=Path, default=None, help="write every run's figures here")
     args = parser.parse_args()
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    for t in targets:
+        if t not in TARGETS:
+            parser.error(f"unknown target {t!r}")
+    print(f"Machine: {machine()}; server on CPU 0, sipp on CPU 1")
     with tempfile.TemporaryDirectory(prefix="labpbx-bench-") as tmp:
-        work = Path(tmp)
-        print("| calls/s | calls | failed | failed % | proxy CPU ms/call | proxy CPU use | peak RSS MB |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
-        for rate in (int(r) for r in args.rates.split(",")):
-            r = run_rate(rate, args.seconds, work)
-            print(f"| {rate} | {int(r['calls'])} | {int(r['failed'])} | {r['failed_pct']:.2f} | "
-                  f"{r['cpu_ms_per_call']:.3f} | {100 * r['cpu_util']:.0f} % | {r['rss_mb']:.0f} |",
-                  flush=True)
+        bench = Bench(args.seconds, Path(tmp), targets)
+        try:
+            if args.mode == "rates":
+                bench.rates(float(r) for r in args.rates.split(","))
+            elif args.mode == "capacity":
+                bench.capacity(args.start, args.max_rate)
+            else:
+                multiples = [float(m) for m in args.multiples.split(",")]
+                if args.mode == "overload" and args.capacity:
+                    capacity = _parse_capacity(args.capacity)
+                else:
+                    capacity = bench.capacity(args.start, args.max_rate)
+                if args.mode == "all":
+                    half = _round(capacity.get("lab", 500) / 2)
+                    bench.rates(sorted({250.0, half}))
+                bench.overload(capacity, multiples)
+        finally:
+            if args.json is not None:
+                args.json.write_text(json.dumps({"machine": machine(), "runs": bench.results},
+                                                indent=1, default=str))
 
 
 if __name__ == "__main__":
