@@ -170,13 +170,36 @@ class MwiEvent(Event):
     old_messages: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class ForwardingEvent(Event):
+    """The lab's unconditional call forwarding of an extension (the ``callfwd`` AVP of
+    usr_preferences) as the lab knows it: at start and after each change made through the lab.
+    ``target`` is the forward's SIP URI, "" when the extension has none."""
+
+    type: ClassVar[str] = "forwarding"
+    ext: str
+    target: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GapEvent(Event):
+    """A subscriber that asked for events after a position the bounded history no longer holds:
+    ``dropped`` events (sequence numbers ``first_missing``..``last_missing``) are lost to it.
+    Made by the lab's stream for one subscriber, never recorded in the history."""
+
+    type: ClassVar[str] = "gap"
+    dropped: int
+    first_missing: int = 0
+    last_missing: int = 0
+
+
 EventSink = Callable[[Event], None]
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (SipMessageEvent, RouteDecisionEvent, XlogEvent, TransactionEvent, ProblemEvent,
                 ComponentEvent, RegistrationEvent, CallStateEvent, PolicyEvent, VoicemailEvent,
-                MwiEvent)
+                MwiEvent, ForwardingEvent, GapEvent)
 }
 
 

@@ -11,11 +11,13 @@ Rules of this module:
 - A call placed by a softphone (no lab phone leg on the caller's side) is judged by the trace
   alone: answered when the proxy relayed a 2xx to the INVITE or a lab phone answered it; over
   (``call_is_over``) once the proxy relayed a final failure to the first INVITE or a reply to a BYE.
-- Outcomes are exactly ``labpbx.store.records.CALL_OUTCOMES``.
+- Outcomes are exactly ``labpbx.store.records.CALL_OUTCOMES``, typed as ``CallOutcome`` (a
+  StrEnum: each member is its stored text, so rows and JSON keep plain strings).
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,12 +25,24 @@ from dataclasses import dataclass
 from labpbx.events import CallStateEvent, Event, SipMessageEvent
 from labpbx.lab.ladder import VOICEMAIL_NUMBER, uri_user
 
-ANSWERED = "answered"
-BUSY_VOICEMAIL = "busy→voicemail"
-NO_ANSWER_VOICEMAIL = "no answer→voicemail"
-FORWARDED_VOICEMAIL = "forwarded→voicemail"
-CANCELLED = "cancelled"
-FAILED = "failed"
+
+class CallOutcome(enum.StrEnum):
+    """How a call ended; the values are the call history's words (CALL_OUTCOMES)."""
+
+    ANSWERED = "answered"
+    BUSY_VOICEMAIL = "busy→voicemail"
+    NO_ANSWER_VOICEMAIL = "no answer→voicemail"
+    FORWARDED_VOICEMAIL = "forwarded→voicemail"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+ANSWERED = CallOutcome.ANSWERED
+BUSY_VOICEMAIL = CallOutcome.BUSY_VOICEMAIL
+NO_ANSWER_VOICEMAIL = CallOutcome.NO_ANSWER_VOICEMAIL
+FORWARDED_VOICEMAIL = CallOutcome.FORWARDED_VOICEMAIL
+CANCELLED = CallOutcome.CANCELLED
+FAILED = CallOutcome.FAILED
 _PREFIX = re.compile(r"^([bu])([0-9]+)$")
 
 
@@ -39,7 +53,7 @@ class CallSummary:
     callee: str
     started_at: float
     ended_at: float
-    outcome: str
+    outcome: CallOutcome
     detail: str = ""
 
 
@@ -108,7 +122,7 @@ def _caller_legs(events: Sequence[Event]) -> list[CallStateEvent]:
 
 def _judge(legs: Sequence[CallStateEvent], sip: Sequence[SipMessageEvent],
            voicemail_number: str, answered_elsewhere: bool = False,
-           box_legs: Sequence[CallStateEvent] = ()) -> tuple[str, str]:
+           box_legs: Sequence[CallStateEvent] = ()) -> tuple[CallOutcome, str]:
     # Where the call reached the voicemail box: the proxy's INVITE to it, or (with an external
     # proxy, which sends no trace) the box's own leg, named after the Request-URI user.
     box_users = [uri_user(e.summary.partition(" ")[2]) for e in sip
@@ -137,7 +151,7 @@ def _judge(legs: Sequence[CallStateEvent], sip: Sequence[SipMessageEvent],
     return FAILED, ""
 
 
-def _header(raw: str, *names: str) -> str | None:
+def header_value(raw: str, *names: str) -> str | None:
     """The first value of a header called one of ``names`` (lower case) in a traced message's
     head, without parsing the whole message; None when there is none."""
     for line in raw.splitlines()[1:]:
@@ -151,12 +165,12 @@ def _header(raw: str, *names: str) -> str | None:
 
 def _cseq(raw: str) -> tuple[str, str]:
     """(number, method) of the message's CSeq header; ("", "") when it has none."""
-    number, _, method = (_header(raw, "cseq") or "").partition(" ")
+    number, _, method = (header_value(raw, "cseq") or "").partition(" ")
     return number, method.strip().upper()
 
 
 def _from_user(raw: str) -> str:
-    value = _header(raw, "from", "f")
+    value = header_value(raw, "from", "f")
     if value is None:
         return ""
     start, end = value.find("<"), value.find(">")

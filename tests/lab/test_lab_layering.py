@@ -7,7 +7,8 @@ import pytest
 from tests.test_layering import IO_MODULES, ROOT, _imports
 
 PURE = ["labpbx/lab/config.py", "labpbx/lab/registrations.py", "labpbx/lab/ladder.py",
-        "labpbx/lab/calls.py", "labpbx/lab/console.py", "labpbx/lab/commandlines.py"]
+        "labpbx/lab/calls.py", "labpbx/lab/console.py", "labpbx/lab/commandlines.py",
+        "labpbx/lab/state.py"]
 
 
 @pytest.mark.parametrize("path", PURE)
