@@ -42,6 +42,9 @@ from tests.interop.kamailio_harness import Kamailio, group_members, kamailio_bin
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CALLER_SCENARIO = ROOT / "bench" / "sipp" / "uac_busy_forward.xml"
 SERVER_CPU, SIPP_CPU = 0, 1
+SOCKET_BUFFER = 4 * 1024 * 1024  # receive buffer of every socket, server and sipp alike
+SIPP_ARGS = ["-max_recv_loops", "10000", "-max_sched_loops", "10000",
+             "-buff_size", str(SOCKET_BUFFER)]
 LAB_VARIANTS = {"lab": [], "lab-default-gc": ["--default-gc"],
                 "lab-no-overload": ["--overload-delay", "0"]}
 TARGETS = (*LAB_VARIANTS, "kamailio")
@@ -74,6 +77,16 @@ def cpu_seconds(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total / CLK_TCK
+
+
+def runqueue_wait_seconds(pids: list[int]) -> float:
+    """Time the processes were runnable but waiting for a CPU (/proc/PID/schedstat, field 2):
+    how much of its core something else took from the server."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[1])
+    return total / 1e9
 
 
 def rss_mb(pids: list[int], key: str = "VmRSS:") -> float:
@@ -153,6 +166,7 @@ class KamailioServer(Server):
             del argv[i - 1:i + 1]
         argv[argv.index("-m") + 1] = "512"  # shared memory MB: room for overload backlogs
         argv[argv.index("-M") + 1] = "32"
+        argv[1:1] = ["-b", str(SOCKET_BUFFER)]  # the lab proxy's receive buffer (transport.udp)
         self.kam.start()
 
     def pids(self) -> list[int]:
@@ -182,12 +196,14 @@ class RunResult:
     answered: int = 0  # 200 to the INVITE
     refused: int = 0  # 503 (or 500/408/480/486) to the INVITE
     cpu_s: float = 0.0
+    wait_s: float = 0.0  # runnable but waiting for its CPU (taken by other processes)
     wall_s: float = 0.0
     offer_s: float = 0.0  # time sipp took to place every call (≥ seconds when sipp lags)
     p50_ms: float = math.nan  # INVITE → 200 at the caller
     p99_ms: float = math.nan
     p99_refusal_ms: float = math.nan  # INVITE → refusal
-    socket_drops: int = 0
+    socket_drops: int = 0  # datagrams dropped at the server's socket
+    sipp_drops: int = 0  # … at the sipp sockets (the load generator's own losses)
     rss_mb: float = 0.0  # server RSS at the end of the run (all its processes)
     sipp_cpu_pct: float = 0.0  # CPU use of the three sipp processes on their core
     finals: dict[str, int] = field(default_factory=dict)
@@ -271,11 +287,9 @@ def run_busy(target: str, rate: float, seconds: float, work: Path,
             pin(pid, SERVER_CPU)
         timeout = seconds * 2 + 60
         media = Sipp("media_server.xml", workdir=work, local_port=media_port, calls=None,
-                     timeout=timeout, trace_msg=False, recv_timeout_ms=20000,
-                     extra_args=["-max_recv_loops", "10000", "-max_sched_loops", "10000"])
+                     timeout=timeout, trace_msg=False, recv_timeout_ms=20000, extra_args=SIPP_ARGS)
         callee = Sipp("uas_busy.xml", workdir=work, calls=None, timeout=timeout, trace_msg=False,
-                      recv_timeout_ms=20000,
-                      extra_args=["-max_recv_loops", "10000", "-max_sched_loops", "10000"])
+                      recv_timeout_ms=20000, extra_args=SIPP_ARGS)
         for s in (media, callee):
             s.start()
             sipps.append(s)
@@ -285,10 +299,12 @@ def run_busy(target: str, rate: float, seconds: float, work: Path,
                       max_concurrent=max(1000, int(rate * 60)), service="1001",
                       keys={"caller": "1000"}, timeout=timeout, trace_msg=False, trace_stat=True,
                       recv_timeout_ms=10000,
-                      extra_args=["-max_recv_loops", "10000", "-max_sched_loops", "10000",
-                                  "-trace_rtt", "-rtt_freq", "1", "-fd", "1"])
+                      extra_args=[*SIPP_ARGS, "-trace_rtt", "-rtt_freq", "1", "-fd", "1"])
         pids = server.pids()
+        sipp_ports = [media_port, callee.local_port, caller.local_port]
         cpu0, drops0 = cpu_seconds(pids), socket_drops(port)
+        wait0 = runqueue_wait_seconds(pids)
+        sipp_drops0 = sum(socket_drops(p) for p in sipp_ports)
         started = time.monotonic()
         caller.start()
         sipps.append(caller)
@@ -305,8 +321,10 @@ def run_busy(target: str, rate: float, seconds: float, work: Path,
         caller.stop()
         result.wall_s = time.monotonic() - started
         result.cpu_s = cpu_seconds(pids) - cpu0
+        result.wait_s = runqueue_wait_seconds(pids) - wait0
         result.sipp_cpu_pct = 100.0 * (cpu_seconds(sipp_pids) - sipp_cpu0) / result.wall_s
         result.socket_drops = socket_drops(port) - drops0
+        result.sipp_drops = sum(socket_drops(p) for p in sipp_ports) - sipp_drops0
         result.rss_mb = rss_mb(pids)
         if sample is not None:
             sample(server, result.wall_s)

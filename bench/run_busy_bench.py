@@ -21,9 +21,14 @@ Columns: "CPU ms/call" = the server's CPU time (all its processes) over the comp
 "p50/p99" = INVITE sent → 200 received at the caller (sipp -trace_rtt, 4-ms resolution);
 "failed" = calls whose BYE did not get its 200; "final" = callers that got any final response to
 their INVITE (200 or a refusal such as 503); "goodput" = completed calls per second of offered
-load; "offered" = the rate sipp really achieved (it lags when its own core is saturated);
-"drops" = datagrams the kernel dropped at the server's socket; "sipp CPU" = the load generator's
-use of its core (near 100 % means the load generator, not the server, is the limit).
+load; "server CPU %" = the server's CPU time over the whole run (sipp's last calls included, so
+it reads low when the run ends with a drain); "CPU wait %" = time the server was ready to run but
+its core was busy with something else (/proc/PID/schedstat; other processes on the machine);
+"offered" = the rate sipp really achieved (it lags
+when its own core is saturated);
+"drops" = datagrams the kernel dropped at the server's socket, "sipp drops" at sipp's sockets;
+"sipp CPU" = the load generator's use of its core (near 100 % means the load generator, not the
+server, is the limit). Every socket, the servers' and sipp's, has a 4-MB receive buffer.
 """
 
 from __future__ import annotations
@@ -41,16 +46,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from busy_flow import TARGETS, RunResult, fmt, machine, ratio, run_busy
 
 HEADER = ("| server | offered calls/s | calls | failed % | final % | 503 | goodput calls/s | "
-          "CPU ms/call | p50 ms | p99 ms | p99 refusal ms | drops | sipp CPU % |")
-RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+          "CPU ms/call | server CPU % | CPU wait % | p50 ms | p99 ms | p99 refusal ms | drops | sipp drops | "
+          "sipp CPU % |")
+RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 
-def row(r: RunResult) -> str:
+def row(r: RunResult, multiple: float | None = None) -> str:
     offered = r.calls / max(r.seconds, r.offer_s)
-    return (f"| {r.target} | {fmt(offered)} | {r.calls} | {r.failed_pct:.2f} | "
+    times = "" if multiple is None else f"{multiple:g} | "
+    return (f"| {r.target} | {times}{fmt(offered)} | {r.calls} | {r.failed_pct:.2f} | "
             f"{r.final_share_pct:.1f} | {r.finals.get('503', 0)} | {r.goodput:.0f} | "
-            f"{r.cpu_ms_per_call:.3f} | {fmt(r.p50_ms)} | {fmt(r.p99_ms)} | "
-            f"{fmt(r.p99_refusal_ms)} | {r.socket_drops} | {r.sipp_cpu_pct:.0f} |")
+            f"{r.cpu_ms_per_call:.3f} | {100 * r.cpu_s / r.wall_s:.0f} | "
+            f"{100 * r.wait_s / r.wall_s:.0f} | "
+            f"{fmt(r.p50_ms)} | {fmt(r.p99_ms)} | "
+            f"{fmt(r.p99_refusal_ms)} | {r.socket_drops} | {r.sipp_drops} | {r.sipp_cpu_pct:.0f} |")
 
 
 class Bench:
@@ -61,11 +70,12 @@ class Bench:
         self.results: list[dict[str, object]] = []
         self._n = 0
 
-    def run(self, target: str, rate: float, label: str = "") -> RunResult:
+    def run(self, target: str, rate: float, label: str = "",
+            multiple: float | None = None) -> RunResult:
         self._n += 1
         r = run_busy(target, rate, self.seconds, self.work / f"run{self._n}-{target}-{rate:g}")
         self.results.append({"label": label, **r.as_dict()})
-        print(row(r), flush=True)
+        print(row(r, multiple), flush=True)
         return r
 
     # -- rates ------------------------------------------------------------------------------------
@@ -151,14 +161,15 @@ class Bench:
 
     # -- overload ---------------------------------------------------------------------------------
     def overload(self, capacity: dict[str, float], multiples: list[float]) -> None:
+        header = HEADER.replace("| server |", "| server | × capacity |", 1)
         print(f"\n### Overload: multiples of each server's clean capacity, {self.seconds:g} s each"
-              f"\n\n| server | × capacity | {HEADER[2:]}\n|---|---:{RULE[4:]}", flush=True)
+              f"\n\n{header}\n|---|---:{RULE[4:]}", flush=True)
         by_target: dict[str, dict[float, RunResult]] = {}
         for m in multiples:
             for target in self.targets:
                 if not capacity.get(target):
                     continue
-                r = self.run(target, _round(capacity[target] * m), f"overload x{m:g}")
+                r = self.run(target, _round(capacity[target] * m), f"overload x{m:g}", m)
                 by_target.setdefault(target, {})[m] = r
         print("\n| × capacity | " + " | ".join(
             f"{t} goodput (% of capacity) | {t} final %" for t in by_target) + " |")
