@@ -5,13 +5,23 @@ phones as child processes and merges their events; see supervisor.py for the pro
     with Lab(LabConfig(data_dir=path, fr_inv_timeout=3)) as lab:
         leg = lab.call("1000", "1001")
 
+What a view (the console, the window) uses:
+- ``lab.snapshot()`` → (LabState, position) in O(1): extensions, calls, mailboxes, components
+  with typed statuses (labpbx.lab.state), folded from the stream as each event is published;
+- ``lab.subscribe(callback, after=position)`` (or ``subscribe_numbered`` for (seq, event)): the
+  events after that position, replayed then live, none missed or repeated, a GapEvent first when
+  the bounded history no longer reaches back; the answers to the lab's own commands never appear;
+- ``lab.call_async(...)``, ``set_policy_async``, ``answer_async``, ``reject_async``,
+  ``hangup_async``, ``reload_script_async``: return a Future at once, settled by the child's ack.
+
 Modules — pure: config (LabConfig, LabError, restart budget), registrations (who registers
 when), commandlines (each child's arguments), ladder (text ladder of a call), calls (how a call
-ended), console (terminal lines). With threads/processes: children (one child process), acks
-(commands and their acks), stream (history, subscribers, wait_for), dispatcher (the one thread
-that owns the lab's state), history (the calls table), supervisor (Lab), proxy_child (the proxy
-as a supervised child), control (state file and control port for ``labpbx call``), demo (the
-tutorial's three calls).
+ended), state (the lab state and its reducer), console (terminal lines). With
+threads/processes: children (one child process), acks (commands and their acks, as futures),
+stream (numbered history, folded state, subscribers, wait_for), dispatcher (the one thread that
+owns the lab's state), history (the calls table), commands (what users can tell a lab to do),
+supervisor (Lab), proxy_child (the proxy as a supervised child), control (state file and control
+port for ``labpbx call``), demo (the tutorial's three calls).
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ Rules of this module:
   milestones, voicemail and component health. Raw SIP messages only when asked (``sip=True``);
   command acks and status snapshots never (they are the lab's own plumbing).
 - ``None`` means "print nothing for this event".
+- Lines only: this module keeps no state. What a view needs to remember (who is registered,
+  which calls run, how they ended) is labpbx.lab.state's one reducer, shared with the window.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from labpbx.events import (
     CallStateEvent,
     ComponentEvent,
     Event,
+    ForwardingEvent,
+    GapEvent,
     MwiEvent,
     PolicyEvent,
     ProblemEvent,
@@ -78,6 +82,12 @@ def _text(event: Event, sip: bool) -> str | None:
     if isinstance(event, MwiEvent):
         return (f"mailbox {event.mailbox}: {event.new_messages} new, "
                 f"{event.old_messages} old message(s)")
+    if isinstance(event, ForwardingEvent):
+        if event.target:
+            return f"{event.ext} forwards every call to {event.target} (callfwd)"
+        return f"{event.ext} forwards no call unconditionally (no callfwd)"
+    if isinstance(event, GapEvent):
+        return f"... {event.dropped} earlier event(s) are no longer in the lab's history"
     if isinstance(event, ProblemEvent):
         return f"{event.severity.upper()}: {event.message}"
     if isinstance(event, ComponentEvent):

@@ -9,10 +9,16 @@ work the same on Windows; there is no event loop whose ownership a caller would 
   queue, in arrival order, updates the registration plan (labpbx.lab.registrations), restarts
   dead children, writes commands the plan asks for, records the event in the history and calls
   the subscribers. Subscribers therefore run on the dispatcher thread, one event at a time, and
-  must not block; ``wait_for`` refuses to run there (it would wait for itself).
+  must not block; ``wait_for`` refuses to run there (it would wait for itself). Publishing also
+  folds the event into the lab state (labpbx.lab.state), so ``snapshot()`` costs nothing; a
+  subscriber that joins ``after`` a position gets its replay on its own thread first.
+- Answers to the lab's own commands (ack/error with an id it made) settle their futures on the
+  reader thread and never enter the stream; a refused command leaves a ProblemEvent instead.
+  Command timeouts of ``*_async`` commands are deadlines of the dispatcher, like the plan's.
 - A command (call, policy, answer, …) is written to the child's stdin by the calling thread,
   which then waits for the child's ack, matched by id on the *reader* thread — so a subscriber
-  may place a call from inside its callback without deadlock.
+  may place a call from inside its callback without deadlock. The ``*_async`` commands do not
+  wait: they return the Future the ack settles (labpbx.lab.acks).
 - One writer thread keeps the call history (``calls`` table) so a slow disk never stalls events.
 
 Rules:
@@ -45,6 +51,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -70,7 +77,7 @@ from labpbx.lab.children import (
     labpbx_command,
 )
 from labpbx.lab.commandlines import phone_args, proxy_args, voicemail_args
-from labpbx.lab.commands import LabCommands
+from labpbx.lab.commands import LabCommands, then
 from labpbx.lab.config import (
     HOST,
     LabConfig,
@@ -82,7 +89,8 @@ from labpbx.lab.config import (
 from labpbx.lab.dispatcher import Dispatcher
 from labpbx.lab.history import FINISH_DELAY, CallHistory
 from labpbx.lab.registrations import Registrations, SendPolicy
-from labpbx.lab.stream import Callback, EventStream, Predicate
+from labpbx.lab.state import initial_state
+from labpbx.lab.stream import Callback, EventStream, NumberedCallback, Predicate, Snapshot
 from labpbx.paths import db_path, default_data_dir
 from labpbx.phones.policy import Policy
 from labpbx.store.db import LabStore
@@ -165,9 +173,9 @@ class Lab(LabCommands):
         self._ready: dict[str, bool] = {}  # guarded by the stream's condition
         self._failures: dict[str, str] = {}  # idem: why a component failed to start
         self._budget = RestartBudget(config.restart)
-        self._stream = EventStream(COMPONENT)
+        self._stream = EventStream(COMPONENT, initial=initial_state(config.extensions))
         self._dispatcher = Dispatcher("lab-dispatcher", self._handle, self._dispatch_error,
-                                      next_deadline=self._plan_deadline, tick=self._plan_tick)
+                                      next_deadline=self._next_deadline, tick=self._tick)
         self._acks = Acks()
         self._legs: dict[str, str] = {}
         self._history = CallHistory(lambda: self.store, self._emit, COMPONENT)
@@ -226,6 +234,7 @@ class Lab(LabCommands):
                                           extra={"pid": os.getpid(),
                                                  "data": str(self.data_dir),
                                                  "extensions": list(self.config.extensions)}))
+                self._announce_forwarding()
                 if self.config.external_proxy:
                     # Someone else's server is listening already: phones may register at once.
                     with self._plan_lock:
@@ -387,6 +396,14 @@ class Lab(LabCommands):
     def _on_child_event(self, child: ChildProcess, event: Event) -> None:
         if isinstance(event, ComponentEvent) and event.status in ("ack", "error"):
             self._acks.resolve(event)  # here, not on the dispatcher: see labpbx.lab.acks
+            if Acks.is_answer(event):
+                # An answer to the lab's own command is plumbing: it settled its future above
+                # and stays off the public stream; a refusal is still worth a line in the log.
+                if event.status == "error":
+                    self._dispatcher.put(("event", child, ProblemEvent(
+                        event.time, child.name, "warning",
+                        f"{child.name} refused a command: {event.detail}")))
+                return
         self._dispatcher.put(("event", child, event))
 
     def _on_child_exit(self, child: ChildProcess) -> None:
@@ -404,14 +421,23 @@ class Lab(LabCommands):
                                           f"lab supervisor error: {exc!r}",
                                           "".join(traceback.format_exception(exc))))
 
-    def _plan_deadline(self) -> float | None:
+    def _next_deadline(self) -> float | None:
+        """The registration plan's next step or the earliest command timeout."""
         with self._plan_lock:
-            return self._plan.next_deadline()
+            plan = self._plan.next_deadline()
+        acks = self._acks.next_deadline()
+        return min((d for d in (plan, acks) if d is not None), default=None)
 
-    def _plan_tick(self, now: float) -> None:
+    def _tick(self, now: float) -> None:
+        self._acks.expire(now)  # commands submitted without a waiter time out here
         with self._plan_lock:
-            actions = self._plan.on_tick(now)
+            due = self._plan.next_deadline()
+            actions = self._plan.on_tick(now) if due is not None and due <= now else []
         self._carry_out(actions)
+
+    def _wake(self) -> None:
+        """Make the dispatcher look at its deadlines again (a command was just submitted)."""
+        self._dispatcher.put(("wake", None, None))
 
     def _handle(self, item: tuple[str, ChildProcess | None, Any]) -> None:
         kind = item[0]
@@ -440,9 +466,7 @@ class Lab(LabCommands):
         actions: list[SendPolicy] = []
         show = True
         if isinstance(event, ComponentEvent):
-            if event.status in ("ack", "error") and Acks.is_internal(event):
-                show = event.status == "error"  # the plan's own commands: only failures
-            elif current and event.status == "ready":
+            if current and event.status == "ready":
                 with self._stream.condition:
                     self._ready[child.name] = True
                 with self._plan_lock:
@@ -550,10 +574,28 @@ class Lab(LabCommands):
 
     # ============================================================== the stream
 
-    def subscribe(self, callback: Callback) -> Callable[[], None]:
-        """Call ``callback(event)`` for every event from now on (on the dispatcher thread, one
-        event at a time: it must not block). Returns the function that unsubscribes it."""
-        return self._stream.subscribe(callback)
+    def subscribe(self, callback: Callback, *, after: int | None = None) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event from now on, or after the position
+        ``after`` (a ``snapshot().position`` or ``mark()``): those still in the history are
+        replayed first, on the calling thread, then live ones follow on the dispatcher thread,
+        one event at a time (it must not block), none missed or repeated; a GapEvent first when
+        the history no longer reaches back to ``after``. Returns the unsubscriber."""
+        return self._stream.subscribe(callback, after=after)
+
+    def subscribe_numbered(self, callback: NumberedCallback, *,
+                           after: int | None = None) -> Callable[[], None]:
+        """Like ``subscribe``, as ``callback(seq, event)``: the stream number links a log row
+        to the ladder (``snapshot().state.calls[i].events`` carry the same numbers)."""
+        return self._stream.subscribe_numbered(callback, after=after)
+
+    def snapshot(self) -> Snapshot:
+        """The lab's state (labpbx.lab.state.LabState) and the stream position it belongs to,
+        taken together in O(1): open a view with it, then ``subscribe(cb, after=position)``."""
+        return self._stream.snapshot()
+
+    def entries(self, after: int = 0) -> list[tuple[int, Event]]:
+        """The events in the history after ``after``, with their stream numbers."""
+        return self._stream.entries(after)
 
     def mark(self) -> int:
         """A position in the stream: pass it as ``after`` to see only later events."""
@@ -615,11 +657,12 @@ class Lab(LabCommands):
         """Load the routing script file again. A script that fails to load leaves the running
         one in place: LabError with the position of the error."""
         self._refuse_external("reload the script")
-        ack = self._command(PROXY, {"cmd": "reload"})
-        message = str(ack.extra.get("message", ack.detail))
-        if not ack.extra.get("reloaded"):
-            raise LabError(message, PROXY)
-        return message
+        return _reloaded(self._command(PROXY, {"cmd": "reload"}))
+
+    def reload_script_async(self) -> Future[str]:
+        """``reload_script`` without waiting: the future's result is the proxy's message."""
+        self._refuse_external("reload the script")
+        return then(self._command_async(PROXY, {"cmd": "reload"}), _reloaded)
 
     def set_timers(self, fr_timeout: float | None = None, fr_inv_timeout: float | None = None,
                    timeout: float = 10.0) -> None:
@@ -684,3 +727,11 @@ class Lab(LabCommands):
                 "voicemail": self.voicemail_address, "pids": self.pids(), "ready": ready,
                 "extensions": exts, "data": str(self.data_dir),
                 "startup_seconds": self.startup_seconds, **self._timers}
+
+
+def _reloaded(ack: ComponentEvent) -> str:
+    """The proxy's answer to "reload": its message, or LabError when the script did not load."""
+    message = str(ack.extra.get("message", ack.detail))
+    if not ack.extra.get("reloaded"):
+        raise LabError(message, PROXY)
+    return message

@@ -7,6 +7,8 @@ import pytest
 from labpbx.events import (
     ComponentEvent,
     Event,
+    ForwardingEvent,
+    GapEvent,
     ProblemEvent,
     RegistrationEvent,
     SipMessageEvent,
@@ -37,6 +39,9 @@ T = 1_700_000_000.25
                     extra={"enabled": False, "requested": True}),
      "local audio: no sound card: PortAudio found no devices"),
     (ComponentEvent(T, "voicemail", "mwi", "NOTIFY 1001: 200 OK"), "mwi: NOTIFY 1001: 200 OK"),
+    (ForwardingEvent(T, "lab", "1004", "sip:2345678@127.0.0.1"),
+     "1004 forwards every call to sip:2345678@127.0.0.1 (callfwd)"),
+    (GapEvent(T, "lab", 12, 3, 14), "... 12 earlier event(s) are no longer in the lab's history"),
 ])
 def test_lines(event: Event, text: str) -> None:
     line = format_event(event)

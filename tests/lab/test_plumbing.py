@@ -61,8 +61,9 @@ class TestEventStream:
         stream.publish(xlog("x"))
         problems = [e for e in stream.events() if isinstance(e, ProblemEvent)]
         assert len(problems) == 1 and "boom" in problems[0].message
-        # the report is published while the event is being handed out, so it arrives first
-        assert [type(e) for e in seen] == [ProblemEvent, XlogEvent]
+        # the report is published while the event is being handed out; every subscriber still
+        # gets the events in stream order
+        assert [type(e) for e in seen] == [XlogEvent, ProblemEvent]
         unsubscribe()
         stream.publish(xlog("y"))
         assert len(seen) == 2
@@ -167,6 +168,33 @@ class TestAcks:
                 acks.request(FakeChild(acks, None), {"cmd": "call"}, 5.0)  # type: ignore[arg-type]
         finally:
             timer.join()
+
+    def test_submit_returns_before_the_answer_and_the_answer_settles_it(self) -> None:
+        acks = Acks()
+        child = FakeChild(acks, None)  # answers nothing by itself
+        sent: list[dict[str, Any]] = []
+        child.send = sent.append  # type: ignore[method-assign]
+        future = acks.submit(child, {"cmd": "call"}, 5.0)  # type: ignore[arg-type]
+        assert not future.done() and sent[0]["id"].startswith("lab-")
+        answer = ComponentEvent(0.0, "phone-1000", "ack", extra={"id": sent[0]["id"]})
+        assert Acks.is_answer(answer)
+        acks.resolve(answer)
+        assert future.result(0) is answer
+        assert acks.next_deadline() is None
+
+    def test_a_submitted_command_times_out_at_its_deadline(self) -> None:
+        acks = Acks()
+        child = FakeChild(acks, None)
+        child.send = lambda payload: None  # type: ignore[method-assign]
+        future = acks.submit(child, {"cmd": "policy"}, 5.0)  # type: ignore[arg-type]
+        deadline = acks.next_deadline()
+        assert deadline is not None
+        acks.expire(deadline - 1.0)
+        assert not future.done()
+        acks.expire(deadline)
+        with pytest.raises(LabTimeout, match="did not answer 'policy' within 5 s"):
+            future.result(0)
+        acks.resolve(ComponentEvent(0.0, "phone-1000", "ack", extra={"id": "lab-1"}))  # late
 
     def test_internal_ids(self) -> None:
         acks = Acks()
