@@ -22,7 +22,7 @@ Threads
 One call leg, in order
   INVITE (any user: one registration-free account is the default, ``onSelectAccount`` always picks
   it) → mailbox and greeting from the Request-URI user and the Diversion header of
-  ``rdata.wholeMsg`` (box.resolve) → 180, 200 → once ACKed with audio: greeting player (no loop) →
+  ``rdata.wholeMsg`` (box.resolve) → 180, 200 → once audio is up: greeting player (no loop) →
   its EOF → beep player → its EOF → recorder to ``<data>/voicemail/<mailbox>/<id>.wav`` → the
   recording ends when the caller hangs up, at ``max_length``, or after ``silence`` seconds without
   sound (measured on the frames pjmedia has written to the file, up to 128 ms behind the call: its
@@ -117,8 +117,9 @@ CLOCK_RATE = 16000
 """Conference bridge rate; recordings are 16-bit mono WAV at this rate."""
 FRAME_USEC = 20000
 FRAME_BYTES = CLOCK_RATE * FRAME_USEC // 1_000_000 * 2
-NO_MEDIA_TIMEOUT = 10.0
-"""A leg that has no confirmed audio this long after the 200 is hung up."""
+NO_MEDIA_TIMEOUT = 32.0
+"""A leg without audio this long after the INVITE is hung up: 64·T1, RFC 3261's Timer H, for
+as long as the 200 is retransmitted (on a lossy path the ACK took 11-28 s in tests/netns)."""
 DEADLINE_SLACK = 10.0
 """Extra seconds over greeting + tone + max length before a stuck leg is hung up anyway."""
 WAV_CLOSE_TIMEOUT = 2.0
@@ -201,7 +202,6 @@ class _Leg:
     deadline: float
     phase: str = "answering"  # answering → greeting → beep → recording; ended once disconnected
     state: str = "incoming"
-    confirmed: bool = False
     disconnected: bool = False
     audio: Any = None
     player: Any = None
@@ -591,7 +591,6 @@ class VoicemailServer:
         if state != leg.state:
             self._call_event(leg, state, info.lastStatusCode)
         if state == "confirmed":
-            leg.confirmed = True
             self._maybe_greet(leg)
 
     def _on_media_state(self, call: Any) -> None:
@@ -616,8 +615,11 @@ class VoicemailServer:
     # --- internals: greeting → tone → recording ---------------------------------------------------
 
     def _maybe_greet(self, leg: _Leg) -> None:
-        # Start only once the ACK is in and audio is up, so the caller hears the first word.
-        if leg.phase != "answering" or not leg.confirmed or leg.audio is None:
+        # Start as soon as audio is up: pjsua activates it when the 200 with the SDP answer goes
+        # out, and on a clean path the ACK follows within a millisecond. Not waiting for the ACK
+        # matters when datagrams are lost: an ACK lost for the whole of Timer H (0.3 % of calls
+        # at 20 % loss) would otherwise leave the caller talking to a box that never records.
+        if leg.phase != "answering" or leg.audio is None:
             return
         target = leg.target
         choice = find_greeting(self.data_dir, target.mailbox, target.greeting,
