@@ -164,7 +164,7 @@ class KamailioServer(Server):
         for flag in ("WITH_SIPDUMP", f'SIPDUMP_DIR="{self.kam.dumps}"'):  # no per-message dump
             i = argv.index(flag)
             del argv[i - 1:i + 1]
-        argv[argv.index("-m") + 1] = "512"  # shared memory MB: room for overload backlogs
+        argv[argv.index("-m") + 1] = "2048"  # shared memory MB: room for overload backlogs
         argv[argv.index("-M") + 1] = "32"
         argv[1:1] = ["-b", str(SOCKET_BUFFER)]  # the lab proxy's receive buffer (transport.udp)
         self.kam.start()

@@ -102,13 +102,13 @@ class Bench:
                   f"{a.failed_pct:.2f} / {b.failed_pct:.2f} |", flush=True)
 
     # -- capacity ---------------------------------------------------------------------------------
-    def capacity(self, start: float, max_rate: float) -> dict[str, float]:
+    def capacity(self, start: dict[str, float], max_rate: float) -> dict[str, float]:
         print(f"\n### Highest clean rate, {self.seconds:g} s per probe\n\n{HEADER}\n{RULE}",
               flush=True)
         found: dict[str, float] = {}
         per_target: dict[str, RunResult] = {}
         for target in self.targets:
-            clean, best = self._search(target, start, max_rate)
+            clean, best = self._search(target, start.get(target, start.get("", 300.0)), max_rate)
             found[target] = clean
             if best is not None:
                 per_target[target] = best
@@ -130,7 +130,7 @@ class Bench:
 
         clean_rate, clean_run, failed_rate = 0.0, None, math.inf
         rate = start
-        for _ in range(8):  # grow by 30 % until a probe fails (bounded)
+        for _ in range(20):  # grow by 30 % until a probe fails or --max-rate (bounded)
             r = probe(rate)
             if r.clean:
                 clean_rate, clean_run = rate, r
@@ -190,6 +190,10 @@ def _round(rate: float) -> float:
     return float(max(10, round(rate / 10) * 10))
 
 
+def _parse_start(text: str) -> dict[str, float]:
+    return {"": float(text)} if "=" not in text else _parse_capacity(text)
+
+
 def _parse_capacity(text: str) -> dict[str, float]:
     out = {}
     for part in text.split(","):
@@ -205,7 +209,9 @@ def main() -> None:
                         help=f"comma-separated, from {', '.join(TARGETS)}")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rates", default="250,500,1000")
-    parser.add_argument("--start", type=float, default=300.0, help="capacity search start rate")
+    parser.add_argument("--start", default="300",
+                        help="capacity search start rate, one for all or per server "
+                             "(lab=500,kamailio=1500)")
     parser.add_argument("--max-rate", type=float, default=5000.0)
     parser.add_argument("--capacity", default=None,
                         help="known clean capacities for overload, e.g. lab=900,kamailio=2000")
@@ -223,13 +229,13 @@ def main() -> None:
             if args.mode == "rates":
                 bench.rates(float(r) for r in args.rates.split(","))
             elif args.mode == "capacity":
-                bench.capacity(args.start, args.max_rate)
+                bench.capacity(_parse_start(args.start), args.max_rate)
             else:
                 multiples = [float(m) for m in args.multiples.split(",")]
                 if args.mode == "overload" and args.capacity:
                     capacity = _parse_capacity(args.capacity)
                 else:
-                    capacity = bench.capacity(args.start, args.max_rate)
+                    capacity = bench.capacity(_parse_start(args.start), args.max_rate)
                 if args.mode == "all":
                     half = _round(capacity.get("lab", 500) / 2)
                     bench.rates(sorted({250.0, half}))
