@@ -80,3 +80,14 @@ def test_nothing_in_labpbx_imports_qt_or_ui() -> None:
     for file in sorted(PACKAGE.rglob("*.py")):
         bad = {m for m in _imports(file) if m.split(".")[0] in {"PySide6", "ui"}}
         assert not bad, f"{file.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_the_window_uses_only_labpbx_public_api() -> None:
+    """ui/ talks to the lab through labpbx.lab and its state, never to the protocol layers,
+    the store, pjsua2 or the processes' internals (DESIGN.md)."""
+    forbidden = ("pjsua2", "tinydb", "sounddevice", "labpbx.sip", "labpbx.proxy",
+                 "labpbx.transport", "labpbx.store", "labpbx.lab.supervisor",
+                 "labpbx.lab.children", "labpbx.lab.dispatcher", "labpbx.lab.acks")
+    for file in sorted((ROOT / "ui").rglob("*.py")):
+        bad = {m for m in _imports(file) if m.startswith(forbidden)}
+        assert not bad, f"{file.relative_to(ROOT)} imports {sorted(bad)}"

@@ -5,6 +5,11 @@
     labpbx check-script FILE                      load a routing script and report errors
     labpbx [--data DIR] demo [--fast] | lab … | call FROM TO | phone … | voicemail …
                                                   the lab (labpbx.cli.lab_commands)
+    labpbx [--data DIR] [gui [--port N] [--screenshot FILE]]
+                                                  the window (no command = gui)
+
+The window lives in the top-level ``ui`` package, which labpbx never imports: ``main`` is given
+it (``gui=``) or finds it through the ``labpbx.gui`` entry point of the installed project.
 
 Errors are one clear line on stderr and exit code 1 (2 for usage errors, as argparse does).
 """
@@ -13,12 +18,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from labpbx import __version__, argtypes
 from labpbx.errors import ConfigError, LabPbxError, ScriptError
 from labpbx.paths import db_path, default_data_dir
+
+GuiRunner = Callable[[argparse.Namespace, Path], int]
+GUI_ENTRY_POINTS = "labpbx.gui"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labpbx {__version__}")
     parser.add_argument("--data", type=Path, default=None,
                         help="lab data directory (default: the per-user data directory)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=False, metavar="COMMAND")
     avp.register(sub)
+    gui = sub.add_parser("gui", help="open the window and start the lab in it (the default)",
+                         description="Open the LabPBX window; the default lab starts in it.")
+    gui.add_argument("--port", type=argtypes.port, default=5060,
+                     help="proxy UDP port on 127.0.0.1 (default 5060; 0 = any free port)")
+    gui.add_argument("--fr-inv-timeout", type=argtypes.positive_seconds, default=None,
+                     help="seconds a call may ring before it goes to voicemail")
+    gui.add_argument("--screenshot", type=Path, default=None, metavar="FILE",
+                     help="start the lab, save the window as a PNG once every extension is "
+                          "registered, stop and exit (renders offscreen without a display)")
     lab_commands.register(sub)
 
     proxy = sub.add_parser("proxy", help="run the SIP proxy in the foreground",
@@ -114,12 +131,34 @@ def _check_script(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _find_gui() -> GuiRunner | None:
+    """The window's runner from the installed project's ``labpbx.gui`` entry point."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=GUI_ENTRY_POINTS):
+        try:
+            runner: GuiRunner = entry.load()
+        except ImportError as exc:
+            print(f"labpbx: the window cannot be loaded ({exc}).\n"
+                  "Fix: pip install 'PySide6-Essentials>=6.8,<7' (or reinstall labpbx); "
+                  "`labpbx lab` and `labpbx demo` run without it.", file=sys.stderr)
+            return None
+        return runner
+    print("labpbx: this installation has no window (no labpbx.gui entry point).\n"
+          "Fix: install labpbx with its ui package (pip install -e .), or run the lab "
+          "headless with `labpbx lab` / `labpbx demo`.", file=sys.stderr)
+    return None
+
+
+def main(argv: Sequence[str] | None = None, *, gui: GuiRunner | None = None) -> int:
     from labpbx.cli import lab_commands
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     # parse_known_args: `phone`, `voicemail` and `lab-proxy` hand their arguments on untouched.
     args, extra = parser.parse_known_args(argv)
+    if args.command is None:  # `labpbx` alone (perhaps with --data): the window
+        args, extra = parser.parse_known_args([*argv, "gui"])
     if extra and args.command not in lab_commands.FORWARDING:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     data_dir: Path = args.data if args.data is not None else default_data_dir()
@@ -137,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return lab_commands.run(args, extra, data_dir)
         if args.command == "check-script":
             return _check_script(args)
+        if args.command == "gui":
+            runner = gui if gui is not None else _find_gui()
+            return 1 if runner is None else runner(args, data_dir)
     except ScriptError as exc:
         print(f"labpbx: {exc}", file=sys.stderr)
         if exc.context:

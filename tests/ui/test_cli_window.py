@@ -1,0 +1,63 @@
+"""``labpbx`` with no command and ``labpbx gui``: the window (a PNG with --screenshot), or a clear
+message with the fix when there is no display — never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def labpbx(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    # ``python -m ui`` is the installed ``labpbx`` command's code with the window wired in
+    # directly (the entry point finds the same runner).
+    return subprocess.run([sys.executable, "-m", "ui", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(extra)
+    return env
+
+
+@pytest.mark.integration
+def test_gui_screenshot_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("pjsua2", reason="pjsua2-python is not installed: phones need it")
+    shot = tmp_path / "window.png"
+    done = labpbx("--data", str(tmp_path / "lab"), "gui", "--port", "0",
+                  "--screenshot", str(shot), env=_env())  # no display: offscreen by itself
+    assert done.returncode == 0, done.stderr
+    assert shot.read_bytes().startswith(PNG)
+    assert "Traceback" not in done.stderr
+
+
+def test_no_display_says_how_to_fix_it(tmp_path: Path) -> None:
+    done = labpbx("--data", str(tmp_path / "lab"), env=_env())
+    assert done.returncode == 1
+    assert "no display" in done.stderr
+    assert "QT_QPA_PLATFORM=offscreen" in done.stderr and "labpbx lab" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_cli_finds_the_window_through_its_entry_point(tmp_path: Path) -> None:
+    from labpbx.cli import main
+
+    pytest.importorskip("importlib.metadata")
+    from importlib.metadata import entry_points
+
+    if not list(entry_points(group="labpbx.gui")):
+        pytest.skip("labpbx is not installed (pip install -e .): no entry points")
+    saved = {k: os.environ.pop(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+             if k in os.environ}
+    try:
+        assert main(["--data", str(tmp_path), "gui"]) == 1  # found, and it refuses: no display
+    finally:
+        os.environ.update(saved)

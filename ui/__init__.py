@@ -1,0 +1,7 @@
+"""LabPBX's desktop window (PySide6). Only this package imports Qt; it uses labpbx's public API
+(``labpbx.lab.Lab``, the state of ``labpbx.lab.state``, the events) and nothing under labpbx
+imports it (tests/test_layering.py).
+
+Modules: app (QApplication, ``run``), bridge (the lab off the GUI thread, batched to signals),
+main_window, extension_card, calls_view, log_view, text (the words the views show).
+"""

@@ -1,0 +1,197 @@
+"""The lab, seen from the GUI thread: ``LabBridge`` owns a ``Lab`` and never waits for it.
+
+Rules of this module:
+- The GUI thread never blocks on the lab. ``Lab.start()`` and ``Lab.stop()`` wait for child
+  processes, so they run on a worker thread and report back through queued signals; commands
+  use the ``*_async`` methods and their futures' done-callbacks (which run on whatever thread
+  settles them) hand the settled future to the GUI thread through a queued signal, where it is
+  read without waiting (``.exception()`` of a done future).
+- Events arrive on the lab's dispatcher thread: the subscriber only appends them to a deque.
+  A QTimer (≤ 30 Hz) drains it on the GUI thread, folds the batch into the view's LabState with
+  the lab's own reducer and emits one ``events_added`` and one ``state_changed`` per batch, so a
+  burst of SIP traffic costs the views one update per tick, not one per message.
+- The view's state starts from ``lab.snapshot()`` and the subscription starts after its
+  position (``subscribe_numbered(after=…)``): no event is missed or folded twice.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+
+from labpbx.errors import LabPbxError
+from labpbx.events import Event
+from labpbx.lab import Lab, LabConfig, LabError
+from labpbx.lab.state import LabState, reduce
+from ui.text import explain_failure
+
+BATCH_INTERVAL_MS = 33  # ~30 Hz at most: a view is redrawn once per tick, whatever the load
+
+Entry = tuple[int, Event]
+
+
+class LabBridge(QObject):
+    """Starts, drives and stops one lab for the window; every result comes back as a signal."""
+
+    state_changed = Signal(object)  # LabState, after each batch that changed it
+    events_added = Signal(object)  # list[tuple[int, Event]], one batch in stream order
+    started = Signal()  # every extension registered
+    start_failed = Signal(str)  # what went wrong and how to fix it, for people
+    stopped = Signal()  # the lab and all its processes are gone
+    command_failed = Signal(str, str)  # (what was asked, why it failed)
+    command_done = Signal(str, object)  # (what was asked, its result)
+
+    # internal: carry results from worker/lab threads to the GUI thread
+    _start_result = Signal(object)  # None or an exception
+    _stop_result = Signal()
+    _settled = Signal(str, object)  # (what, a done Future)
+
+    def __init__(self, config: LabConfig, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config = config
+        self.lab: Lab | None = None
+        self.state = LabState()
+        self.running = False
+        self.stopping = False
+        self._queue: collections.deque[Entry] = collections.deque()
+        self._unsubscribe: Any = None
+        self._start_result.connect(self._on_start_result, Qt.ConnectionType.QueuedConnection)
+        self._stop_result.connect(self._on_stop_result, Qt.ConnectionType.QueuedConnection)
+        self._settled.connect(self._on_settled, Qt.ConnectionType.QueuedConnection)
+        self._timer = QTimer(self)
+        self._timer.setInterval(BATCH_INTERVAL_MS)
+        self._timer.timeout.connect(self.drain)
+
+    # ============================================================== life cycle
+
+    def start(self) -> None:
+        """Create the lab and start it on a worker thread; returns at once."""
+        try:
+            lab = Lab(self.config)
+        except LabPbxError as exc:
+            self._start_result.emit(exc)
+            return
+        self.lab = lab
+        snapshot = lab.snapshot()
+        self.state = snapshot.state
+        self.state_changed.emit(self.state)
+        self._unsubscribe = lab.subscribe_numbered(self._enqueue, after=snapshot.position)
+        self._timer.start()
+        threading.Thread(target=self._start_worker, args=(lab,), name="ui-lab-start",
+                         daemon=True).start()
+
+    def _start_worker(self, lab: Lab) -> None:
+        try:
+            lab.start(timeout=20.0)
+        except Exception as exc:  # reported in the window, never a traceback
+            self._start_result.emit(exc)
+            return
+        self._start_result.emit(None)
+
+    @Slot(object)
+    def _on_start_result(self, failure: BaseException | None) -> None:
+        if self.stopping:
+            return
+        if failure is None:
+            self.running = True
+            self.drain()  # the views show "registered" before "started" is announced
+            self.started.emit()
+            return
+        self.start_failed.emit(explain_failure(failure, self.config))
+
+    def stop(self) -> None:
+        """Stop the lab on a worker thread; ``stopped`` follows. Safe to call more than once."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.running = False
+        lab = self.lab
+        if lab is None:
+            self._stop_result.emit()
+            return
+        threading.Thread(target=self._stop_worker, args=(lab,), name="ui-lab-stop",
+                         daemon=True).start()
+
+    def _stop_worker(self, lab: Lab) -> None:
+        try:
+            lab.stop()  # waits for a start in progress, then stops every child
+        finally:
+            self._stop_result.emit()
+
+    @Slot()
+    def _on_stop_result(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.drain()
+        self._timer.stop()
+        self.stopped.emit()
+
+    # ============================================================== events
+
+    def _enqueue(self, seq: int, event: Event) -> None:
+        # On the lab's dispatcher thread: only hand over (deque.append is thread-safe).
+        self._queue.append((seq, event))
+
+    @Slot()
+    def drain(self) -> None:
+        """Fold what has arrived since the last tick and tell the views (GUI thread)."""
+        batch: list[Entry] = []
+        while self._queue:
+            batch.append(self._queue.popleft())
+        if not batch:
+            return
+        state = self.state
+        for seq, event in batch:
+            state = reduce(state, seq, event)
+        self.events_added.emit(batch)
+        if state is not self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    # ============================================================== commands
+
+    def call(self, from_ext: str, to: str) -> None:
+        self._submit(self.tr("Call from %1 to %2").replace("%1", from_ext).replace("%2", to),
+                     lambda lab: lab.call_async(from_ext, to))
+
+    def set_policy(self, ext: str, policy: str, ring_time: float) -> None:
+        self._submit(self.tr("Policy of %1").replace("%1", ext),
+                     lambda lab: lab.set_policy_async(ext, policy, ring_time))
+
+    def answer(self, leg: str) -> None:
+        self._submit(self.tr("Answer"), lambda lab: lab.answer_async(leg))
+
+    def reject(self, leg: str, code: int) -> None:
+        self._submit(self.tr("Reject"), lambda lab: lab.reject_async(leg, code))
+
+    def hangup(self, leg: str) -> None:
+        self._submit(self.tr("Hang up"), lambda lab: lab.hangup_async(leg))
+
+    def _submit(self, what: str, send: Any) -> None:
+        lab = self.lab
+        if lab is None or not self.running:
+            self.command_failed.emit(what, self.tr("the lab is not running"))
+            return
+        try:
+            future: Future[Any] = send(lab)
+        except LabPbxError as exc:  # a wrong extension or leg fails before anything is sent
+            self.command_failed.emit(what, str(exc))
+            return
+        # The callback runs on the thread that settles the future (the lab's reader or
+        # dispatcher), or here when it is already done: either way the queued signal
+        # delivers it to the GUI thread.
+        future.add_done_callback(lambda done: self._settled.emit(what, done))
+
+    @Slot(str, object)
+    def _on_settled(self, what: str, future: Future[Any]) -> None:
+        failure = future.exception(timeout=0)  # done: returns at once
+        if failure is not None:
+            message = str(failure) if isinstance(failure, LabError) else repr(failure)
+            self.command_failed.emit(what, message)
+        else:
+            self.command_done.emit(what, future.result(timeout=0))

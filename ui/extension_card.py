@@ -1,0 +1,231 @@
+"""One extension as a card: number, registration, call state, answer policy, forwarding, MWI,
+and the actions (call, answer, reject 486/603, hang up).
+
+Rules of this module:
+- The card shows an ExtensionState and emits intents (``*_requested``); it never talks to the
+  lab, so it can be tested without one and a slow lab cannot freeze it.
+- An incoming call is visible at a glance: a bold "☎ Ringing" line, a highlighted frame (palette
+  colour), and the Answer button enabled — never colour alone.
+- Every control has an accessible name that includes the extension, so a screen reader (and a
+  test) can tell the five cards' "Call" buttons apart.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from labpbx.lab.config import VOICEMAIL_NUMBER
+from labpbx.lab.state import Activity, ExtensionState, Leg, LegState
+from labpbx.phones.policy import DEFAULT_RING_TIME, Policy
+from ui.text import activity_text, policy_label, registration_text
+
+TITLE_SCALE = 1.6
+
+
+class ExtensionCard(QFrame):
+    call_requested = Signal(str, str)  # (from extension, to: extension, number or SIP URI)
+    policy_requested = Signal(str, str, float)  # (extension, policy word, ring time)
+    answer_requested = Signal(str)  # leg
+    reject_requested = Signal(str, int)  # (leg, 486 or 603)
+    hangup_requested = Signal(str)  # leg
+
+    def __init__(self, number: str, others: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.number = number
+        self.state = ExtensionState(number)
+        self.setObjectName(f"card-{number}")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAccessibleName(self.tr("Extension %1").replace("%1", number))
+
+        self.title = QLabel(number)
+        self.registration = QLabel()
+        self.registration.setWordWrap(True)
+        self.activity = QLabel()
+        self.forwarding = QLabel()
+        self.forwarding.setWordWrap(True)
+        self.mwi = QLabel()
+
+        self.policy = QComboBox()
+        for policy in Policy:
+            self.policy.addItem(policy_label(policy), policy.value)
+        self.policy.setAccessibleName(self.tr("Answer policy of %1").replace("%1", number))
+        self.ring_time = QDoubleSpinBox()
+        self.ring_time.setRange(0.0, 60.0)
+        self.ring_time.setDecimals(1)
+        self.ring_time.setSingleStep(0.5)
+        self.ring_time.setValue(DEFAULT_RING_TIME)
+        self.ring_time.setSuffix(self.tr(" s"))
+        self.ring_time.setAccessibleName(self.tr("Ring time before %1 answers").replace("%1", number))
+        self.apply_policy = QPushButton(self.tr("Set"))
+        self.apply_policy.setAccessibleName(self.tr("Set the answer policy of %1").replace("%1", number))
+
+        self.target = QComboBox()
+        self.target.setEditable(True)
+        self.target.addItems([*others, VOICEMAIL_NUMBER])
+        self.target.setToolTip(self.tr("An extension, the voicemail number or a sip: URI"))
+        self.target.setAccessibleName(self.tr("Whom %1 calls").replace("%1", number))
+        self.call_button = QPushButton(self.tr("Call"))
+        self.call_button.setAccessibleName(self.tr("Call from %1").replace("%1", number))
+        self.answer_button = QPushButton(self.tr("Answer"))
+        self.answer_button.setAccessibleName(self.tr("Answer the call to %1").replace("%1", number))
+        self.busy_button = QPushButton(self.tr("Busy (486)"))
+        self.busy_button.setAccessibleName(
+            self.tr("Reject the call to %1 as busy (486 Busy Here)").replace("%1", number))
+        self.decline_button = QPushButton(self.tr("Decline (603)"))
+        self.decline_button.setAccessibleName(
+            self.tr("Decline the call to %1 (603 Decline)").replace("%1", number))
+        self.hangup_button = QPushButton(self.tr("Hang up"))
+        self.hangup_button.setAccessibleName(self.tr("Hang up the call of %1").replace("%1", number))
+
+        for widget in (self.policy, self.ring_time, self.apply_policy, self.target,
+                       self.call_button, self.answer_button, self.busy_button,
+                       self.decline_button, self.hangup_button):
+            widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addWidget(self.activity, 1)
+        policy_row = QHBoxLayout()
+        policy_label_widget = QLabel(self.tr("Policy:"))
+        policy_label_widget.setBuddy(self.policy)
+        policy_row.addWidget(policy_label_widget)
+        policy_row.addWidget(self.policy, 1)
+        policy_row.addWidget(self.ring_time)
+        policy_row.addWidget(self.apply_policy)
+        call_row = QHBoxLayout()
+        call_row.addWidget(self.target, 1)
+        call_row.addWidget(self.call_button)
+        actions = QGridLayout()
+        actions.addWidget(self.answer_button, 0, 0)
+        actions.addWidget(self.busy_button, 0, 1)
+        actions.addWidget(self.decline_button, 0, 2)
+        actions.addWidget(self.hangup_button, 0, 3)
+        layout = QVBoxLayout(self)
+        layout.addLayout(head)
+        layout.addWidget(self.registration)
+        layout.addLayout(policy_row)
+        badges = QHBoxLayout()
+        badges.addWidget(self.forwarding, 1)
+        badges.addWidget(self.mwi)
+        layout.addLayout(badges)
+        layout.addLayout(call_row)
+        layout.addLayout(actions)
+
+        self.call_button.clicked.connect(self._call)
+        editor = self.target.lineEdit()
+        if editor is not None:
+            editor.returnPressed.connect(self._call)
+        self.apply_policy.clicked.connect(self._set_policy)
+        self.policy.activated.connect(self._set_policy)
+        self.policy.currentIndexChanged.connect(self._policy_shown)
+        self.answer_button.clicked.connect(self._answer)
+        self.busy_button.clicked.connect(lambda: self._reject(486))
+        self.decline_button.clicked.connect(lambda: self._reject(603))
+        self.hangup_button.clicked.connect(self._hangup)
+        self._scale_title()
+        self.show_state(self.state)
+
+    # ============================================================== showing
+
+    def show_state(self, state: ExtensionState, now: float | None = None) -> None:
+        """Show ``state`` (called on each batch, and each second for the running duration)."""
+        self.state = state
+        now = time.time() if now is None else now
+        self.registration.setText(registration_text(state))
+        self.activity.setText(activity_text(state, now))
+        ringing = self._ringing_leg() is not None
+        bold = self.activity.font()
+        bold.setBold(state.activity is not Activity.IDLE)
+        self.activity.setFont(bold)
+        self.setProperty("ringing", ringing)
+        # Palette colours only: the highlight follows the light/dark scheme.
+        self.setStyleSheet(f"#card-{self.number} {{ border: 3px solid palette(highlight); }}"
+                           if ringing else "")
+        if state.policy is not None and not self.policy.hasFocus():
+            index = self.policy.findData(state.policy.value)
+            if index >= 0 and index != self.policy.currentIndex():
+                self.policy.blockSignals(True)
+                self.policy.setCurrentIndex(index)
+                self.policy.blockSignals(False)
+            if state.policy is Policy.ANSWER and not self.ring_time.hasFocus():
+                self.ring_time.setValue(state.ring_time)
+        self._policy_shown()
+        self.forwarding.setText(self._forwarding_text(state))
+        self.mwi.setText(self.tr("✉ %1 new").replace("%1", str(state.new_messages))
+                         if state.new_messages else self.tr("✉ no new messages"))
+        self.mwi.setAccessibleName(self.tr("Messages waiting for %1: %2")
+                                   .replace("%1", self.number)
+                                   .replace("%2", str(state.new_messages)))
+        self.answer_button.setEnabled(ringing)
+        self.busy_button.setEnabled(ringing)
+        self.decline_button.setEnabled(ringing)
+        self.hangup_button.setEnabled(bool(state.legs))
+
+    def _forwarding_text(self, state: ExtensionState) -> str:
+        badges: list[str] = []
+        fwd = state.forwarding
+        if fwd.unconditional:
+            badges.append(self.tr("↪ always → %1").replace("%1", fwd.unconditional))
+        if fwd.busy:
+            badges.append(self.tr("↪ busy → %1").replace("%1", fwd.busy))
+        if fwd.no_answer:
+            badges.append(self.tr("↪ no answer → %1").replace("%1", fwd.no_answer))
+        return "   ".join(badges) if badges else self.tr("no forwarding")
+
+    def _ringing_leg(self) -> Leg | None:
+        return next((leg for leg in reversed(self.state.legs)
+                     if leg.direction == "incoming" and leg.state is not LegState.CONFIRMED),
+                    None)
+
+    def _policy_shown(self) -> None:
+        self.ring_time.setEnabled(self.policy.currentData() == Policy.ANSWER.value)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._scale_title()  # zoom: the number stays bigger than the rest
+
+    def _scale_title(self) -> None:
+        font = self.font()
+        font.setPointSizeF(font.pointSizeF() * TITLE_SCALE)
+        font.setBold(True)
+        self.title.setFont(font)
+
+    # ============================================================== intents
+
+    def _call(self) -> None:
+        target = self.target.currentText().strip()
+        if target:
+            self.call_requested.emit(self.number, target)
+
+    def _set_policy(self) -> None:
+        self.policy_requested.emit(self.number, str(self.policy.currentData()),
+                                   float(self.ring_time.value()))
+
+    def _answer(self) -> None:
+        leg = self._ringing_leg()
+        if leg is not None:
+            self.answer_requested.emit(leg.leg)
+
+    def _reject(self, code: int) -> None:
+        leg = self._ringing_leg()
+        if leg is not None:
+            self.reject_requested.emit(leg.leg, code)
+
+    def _hangup(self) -> None:
+        leg = self.state.current_leg
+        if leg is not None:
+            self.hangup_requested.emit(leg.leg)
