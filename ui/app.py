@@ -1,22 +1,33 @@
 """Open the window: ``run(options, data_dir)`` is what ``labpbx`` (no command) and ``labpbx gui``
-call (found through the ``labpbx.gui`` entry point, so labpbx never imports this package).
+call (found through the ``labpbx.gui`` entry point, so labpbx never imports this package; when
+PySide6 cannot be imported, loading that entry point fails and the CLI says how to fix it).
 
 Rules of this module:
 - The window opens at once; the lab starts behind it (LabBridge) with its progress visible.
 - What stops the window from opening is said on the terminal with the fix, never a traceback:
-  no display, no Qt platform plugin. What stops the lab (pjsua2 missing, a port in use) is said
-  in the window.
+  no display, no Qt platform plugin. What stops the lab (pjsua2 missing, a port in use, another
+  lab in the data directory) is said in the window.
 - ``--screenshot FILE`` starts the lab, waits until every extension is registered (or a
   timeout), grabs the window to a PNG, stops the lab and exits; without a display it renders
   offscreen.
+- Ctrl-C / SIGTERM close the window, which stops the lab first.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+from labpbx.lab import LabConfig
+from ui.bridge import LabBridge
+from ui.main_window import MainWindow
+from ui.text import missing_pjsua2
 
 SCREENSHOT_TIMEOUT_MS = 40_000
 NO_DISPLAY = (
@@ -24,6 +35,8 @@ NO_DISPLAY = (
     "Fix: run it in a desktop session; or run the lab headless with `labpbx lab` "
     "(or `labpbx demo`); or render without a screen with QT_QPA_PLATFORM=offscreen "
     "(e.g. `labpbx gui --screenshot lab.png`).")
+NO_PJSUA2 = ("The phones cannot start: the pjsua2 library is missing.\n"
+             "Fix: install it into this Python: pip install 'pjsua2-python>=2.15.1,<2.16'")
 
 
 def has_display() -> bool:
@@ -35,59 +48,37 @@ def has_display() -> bool:
 
 
 def run(options: argparse.Namespace, data_dir: Path) -> int:
-    """Open the window for ``options`` (port, fr_inv_timeout, screenshot); returns the exit code."""
+    """Open the window for ``options`` (port, fr_inv_timeout, screenshot); the exit code."""
     screenshot: Path | None = getattr(options, "screenshot", None)
     if not has_display():
         if screenshot is None:
             print(NO_DISPLAY, file=sys.stderr)
             return 1
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
-    try:
-        from PySide6.QtWidgets import QApplication
-    except ImportError as exc:
-        print(f"labpbx: the window needs PySide6, which cannot be imported ({exc}).\n"
-              "Fix: pip install 'PySide6-Essentials>=6.8,<7', or use `labpbx lab` headless.",
-              file=sys.stderr)
-        return 1
-    from labpbx.lab import LabConfig
-
-    app = QApplication.instance()
-    if app is None:
-        app = QApplication([sys.argv[0] if sys.argv else "labpbx"])
-        if app.platformName() == "":
-            print(NO_DISPLAY, file=sys.stderr)
-            return 1
-    assert isinstance(app, QApplication)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(
+        [sys.argv[0] if sys.argv else "labpbx"])
     app.setApplicationName("LabPBX")
     app.setOrganizationName("LabPBX")
     config = LabConfig(proxy_port=getattr(options, "port", 5060) or 0,
                        fr_inv_timeout=getattr(options, "fr_inv_timeout", None),
                        data_dir=data_dir)
-    return _run_window(app, config, screenshot)
+    return run_window(app, config, screenshot)
 
 
-def _run_window(app: object, config: object, screenshot: Path | None) -> int:
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from labpbx.lab import LabConfig
-    from ui.bridge import LabBridge
-    from ui.main_window import MainWindow
-    from ui.text import missing_pjsua2
-
-    assert isinstance(app, QApplication) and isinstance(config, LabConfig)
+def run_window(app: QApplication, config: LabConfig, screenshot: Path | None = None) -> int:
+    """Show the window, start the lab, run Qt's loop until the window has closed (the lab
+    stopped). With ``screenshot``: grab it once the lab is up, then close."""
     bridge = LabBridge(config)
     window = MainWindow(bridge)
-    outcome = {"code": 0}
+    outcome = {"code": 0, "shot": 0}
     window.closed.connect(app.quit)
     window.show()
+    _close_on_interrupt(window)
     if missing_pjsua2():
-        window.show_problem(window.tr(
-            "The phones cannot start: the pjsua2 library is missing.\n"
-            "Fix: install it into this Python: pip install 'pjsua2-python>=2.15.1,<2.16'"))
+        window.show_problem(window.tr(NO_PJSUA2))
         if screenshot is not None:
-            print("labpbx: pjsua2 is missing: pip install 'pjsua2-python>=2.15.1,<2.16'",
-                  file=sys.stderr)
+            print(f"labpbx: {NO_PJSUA2}", file=sys.stderr)
             return 1
     else:
         bridge.start()
@@ -96,13 +87,12 @@ def _run_window(app: object, config: object, screenshot: Path | None) -> int:
         target = screenshot
 
         def shoot() -> None:
-            if outcome.get("shot"):
+            if outcome["shot"]:
                 return
             outcome["shot"] = 1
             if not bridge.running:
                 outcome["code"] = 1
-                print("labpbx: the lab did not start in time; the screenshot shows why",
-                      file=sys.stderr)
+                print("labpbx: the lab did not start; the screenshot shows why", file=sys.stderr)
             if not grab(window, target):
                 outcome["code"] = 1
                 print(f"labpbx: cannot write {target}", file=sys.stderr)
@@ -116,16 +106,24 @@ def _run_window(app: object, config: object, screenshot: Path | None) -> int:
         bridge.start_failed.connect(failed)
         QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, shoot)
     app.exec()
-    if not window.isHidden():  # the event loop ended some other way: still stop the lab
+    if not window.isHidden():  # the loop ended some other way: still stop the lab
         bridge.stop()
     return outcome["code"]
 
 
-def grab(window: object, path: Path) -> bool:
-    """Render ``window`` into a PNG at ``path``."""
-    from PySide6.QtWidgets import QWidget
+def _close_on_interrupt(window: QWidget) -> None:
+    """Ctrl-C (SIGINT) or SIGTERM in the terminal closes the window, which stops the lab. Python
+    runs signal handlers only between bytecodes, so a timer lets it in while Qt's loop waits."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: QTimer.singleShot(0, window.close))
+    wake = QTimer(window)
+    wake.setInterval(250)
+    wake.timeout.connect(lambda: None)
+    wake.start()
 
-    assert isinstance(window, QWidget)
+
+def grab(window: QWidget, path: Path) -> bool:
+    """Render ``window`` into a PNG at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return bool(window.grab().save(str(path), "PNG"))
 

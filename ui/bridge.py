@@ -12,11 +12,16 @@ Rules of this module:
   burst of SIP traffic costs the views one update per tick, not one per message.
 - The view's state starts from ``lab.snapshot()`` and the subscription starts after its
   position (``subscribe_numbered(after=…)``): no event is missed or folded twice.
+- Like ``labpbx lab``, the window's lab answers on its control port (labpbx.lab.control), so
+  ``labpbx call 1000 1001`` in a terminal places a call the window shows; and like it, it
+  refuses to start a second lab in a data directory where one runs.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -26,6 +31,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from labpbx.errors import LabPbxError
 from labpbx.events import Event
 from labpbx.lab import Lab, LabConfig, LabError
+from labpbx.lab.control import ControlServer, lab_state, remove_state, running_lab_pid, write_state
 from labpbx.lab.state import LabState, reduce
 from ui.text import explain_failure
 
@@ -59,6 +65,8 @@ class LabBridge(QObject):
         self.stopping = False
         self._queue: collections.deque[Entry] = collections.deque()
         self._unsubscribe: Any = None
+        self._control: ControlServer | None = None
+        self._control_lock = threading.Lock()  # the start and stop workers hand it over
         self._start_result.connect(self._on_start_result, Qt.ConnectionType.QueuedConnection)
         self._stop_result.connect(self._on_stop_result, Qt.ConnectionType.QueuedConnection)
         self._settled.connect(self._on_settled, Qt.ConnectionType.QueuedConnection)
@@ -86,7 +94,16 @@ class LabBridge(QObject):
 
     def _start_worker(self, lab: Lab) -> None:
         try:
+            other = running_lab_pid(lab.data_dir)
+            if other is not None:
+                raise LabError(f"a lab is already running in {lab.data_dir} (pid {other})")
             lab.start(timeout=20.0)
+            with self._control_lock:
+                if not self.stopping:  # a close during the start: no control port
+                    control = ControlServer(lab)
+                    control.start()
+                    self._control = control
+                    write_state(lab.data_dir, lab_state(os.getpid(), control, lab.status()))
         except Exception as exc:  # reported in the window, never a traceback
             self._start_result.emit(exc)
             return
@@ -120,6 +137,12 @@ class LabBridge(QObject):
         try:
             lab.stop()  # waits for a start in progress, then stops every child
         finally:
+            with self._control_lock:
+                control, self._control = self._control, None
+            if control is not None:
+                control.close()
+                with contextlib.suppress(OSError):
+                    remove_state(lab.data_dir)
             self._stop_result.emit()
 
     @Slot()

@@ -135,6 +135,7 @@ class ExtensionCard(QFrame):
         self.busy_button.clicked.connect(lambda: self._reject(486))
         self.decline_button.clicked.connect(lambda: self._reject(603))
         self.hangup_button.clicked.connect(self._hangup)
+        self._ringing_shown = False
         self._scale_title()
         self.show_state(self.state)
 
@@ -150,10 +151,9 @@ class ExtensionCard(QFrame):
         bold = self.activity.font()
         bold.setBold(state.activity is not Activity.IDLE)
         self.activity.setFont(bold)
-        self.setProperty("ringing", ringing)
-        # Palette colours only: the highlight follows the light/dark scheme.
-        self.setStyleSheet(f"#card-{self.number} {{ border: 3px solid palette(highlight); }}"
-                           if ringing else "")
+        if ringing != self._ringing_shown:
+            self._ringing_shown = ringing
+            self._frame_style()
         if state.policy is not None and not self.policy.hasFocus():
             index = self.policy.findData(state.policy.value)
             if index >= 0 and index != self.policy.currentIndex():
@@ -193,10 +193,18 @@ class ExtensionCard(QFrame):
     def _policy_shown(self) -> None:
         self.ring_time.setEnabled(self.policy.currentData() == Policy.ANSWER.value)
 
-    def changeEvent(self, event: QEvent) -> None:
+    def _frame_style(self) -> None:
+        # Palette colours only, so the highlight follows the light/dark scheme; the words
+        # "☎ Ringing" and the enabled Answer button say the same without colour.
+        self.setStyleSheet(f"#card-{self.number} {{ border: 3px solid palette(highlight); }}"
+                           if self._ringing_shown else "")
+
+    def changeEvent(self, event: QEvent) -> None:  # Qt's name
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._scale_title()  # zoom: the number stays bigger than the rest
+        elif event.type() == QEvent.Type.PaletteChange and self._ringing_shown:
+            self._frame_style()  # the scheme changed: take the new palette's highlight
 
     def _scale_title(self) -> None:
         font = self.font()

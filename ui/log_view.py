@@ -42,7 +42,7 @@ from ui.text import clock_text, tr
 
 Index = QModelIndex | QPersistentModelIndex
 LOG_LIMIT = 5000
-COLUMNS = ("Time", "Call", "Level", "Where", "What")
+COLUMNS = ("Time", "Call", "Level", "Where", "What")  # headers: see _headers (tr)
 
 # Level filter choices: (label, predicate on a row's kind and numeric level)
 ALL, DECISIONS, XLOG, WARNINGS = "all", "decision", "xlog", "warnings"
@@ -104,7 +104,7 @@ class LogModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return tr(COLUMNS[section])
+            return self._headers()[section]
         return None
 
     def row(self, index: int) -> LogRow:
@@ -112,6 +112,10 @@ class LogModel(QAbstractTableModel):
             return LogRow(0, 0.0, "", "marker", 0, "", "",
                           tr("… %1 older events dropped …").replace("%1", str(self.dropped)))
         return self.rows[index - self._marker_rows()]
+
+    def _headers(self) -> tuple[str, ...]:
+        # Spelled out so that pyside6-lupdate finds each header.
+        return (self.tr("Time"), self.tr("Call"), self.tr("Level"), self.tr("Where"), self.tr("What"))
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole,

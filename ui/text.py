@@ -122,6 +122,11 @@ def explain_failure(failure: BaseException, config: LabConfig) -> str:
                 + "\n" + tr("Fix: stop the other program, or start the window on any free port: "
                             "labpbx gui --port 0 (or --port N).")
                 + (f"\n{tr('Port')} {port}: " if port else "\n") + first)
+    if "already running in" in text:
+        return (tr("Another lab is already running in this data directory.")
+                + "\n" + tr("Fix: stop it (Ctrl-C in its terminal, or close its window), or "
+                            "open the window on another directory: labpbx --data DIR gui.")
+                + "\n" + first)
     return tr("The lab could not start.") + "\n" + text
 
 

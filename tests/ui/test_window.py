@@ -252,3 +252,26 @@ def test_every_control_has_a_name_and_a_keyboard_path(qtbot: QtBot, tmp_path: Pa
     assert win.zoom == 100
     win.close()
     qtbot.waitUntil(win.isHidden, timeout=WAIT_MS)
+
+
+def test_the_command_line_reaches_the_windows_lab_and_a_second_lab_is_refused(
+        qtbot: QtBot, window: MainWindow) -> None:
+    from labpbx.lab.control import request
+
+    lab = window.bridge.lab
+    assert lab is not None
+    answer = request(lab.data_dir, {"cmd": "call", "from": "1002", "to": "1003"})
+    assert answer.get("ok"), answer
+    qtbot.waitUntil(lambda: window.cards["1003"].state.activity is not Activity.IDLE,
+                    timeout=WAIT_MS)
+
+    second = LabBridge(LabConfig(data_dir=lab.data_dir))
+    other = MainWindow(second)
+    other.show()
+    second.start()
+    qtbot.waitUntil(lambda: not other.banner.isHidden(), timeout=WAIT_MS)
+    assert "already running" in other.banner.text()
+    assert "--data DIR" in other.banner.text()
+    other.close()
+    qtbot.waitUntil(other.isHidden, timeout=WAIT_MS)
+    assert request(lab.data_dir, {"cmd": "status"}).get("ok")  # the first lab is untouched
