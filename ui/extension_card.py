@@ -41,6 +41,7 @@ class ExtensionCard(QFrame):
     answer_requested = Signal(str)  # leg
     reject_requested = Signal(str, int)  # (leg, 486 or 603)
     hangup_requested = Signal(str)  # leg
+    ringing_started = Signal()  # a call to it has begun ringing: the window shows the card
 
     def __init__(self, number: str, others: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -154,6 +155,8 @@ class ExtensionCard(QFrame):
         if ringing != self._ringing_shown:
             self._ringing_shown = ringing
             self._frame_style()
+            if ringing:
+                self.ringing_started.emit()
         if state.policy is not None and not self.policy.hasFocus():
             index = self.policy.findData(state.policy.value)
             if index >= 0 and index != self.policy.currentIndex():
@@ -179,10 +182,13 @@ class ExtensionCard(QFrame):
         fwd = state.forwarding
         if fwd.unconditional:
             badges.append(self.tr("↪ always → %1").replace("%1", fwd.unconditional))
-        if fwd.busy:
-            badges.append(self.tr("↪ busy → %1").replace("%1", fwd.busy))
-        if fwd.no_answer:
-            badges.append(self.tr("↪ no answer → %1").replace("%1", fwd.no_answer))
+        if fwd.busy and fwd.busy == fwd.no_answer:  # the default script: one badge, one line
+            badges.append(self.tr("↪ busy, no answer → %1").replace("%1", fwd.busy))
+        else:
+            if fwd.busy:
+                badges.append(self.tr("↪ busy → %1").replace("%1", fwd.busy))
+            if fwd.no_answer:
+                badges.append(self.tr("↪ no answer → %1").replace("%1", fwd.no_answer))
         return "   ".join(badges) if badges else self.tr("no forwarding")
 
     def _ringing_leg(self) -> Leg | None:

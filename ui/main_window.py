@@ -51,6 +51,8 @@ class MainWindow(QMainWindow):
         self._stopped = False
 
         exts = list(bridge.config.extensions)
+        scroll = QScrollArea()
+        self._cards_scroll = scroll
         self.cards: dict[str, ExtensionCard] = {}
         cards_box = QWidget()
         cards_layout = QVBoxLayout(cards_box)
@@ -61,15 +63,15 @@ class MainWindow(QMainWindow):
             card.answer_requested.connect(bridge.answer)
             card.reject_requested.connect(bridge.reject)
             card.hangup_requested.connect(bridge.hangup)
+            card.ringing_started.connect(
+                lambda c=card: self._cards_scroll.ensureWidgetVisible(c, 0, 0))
             cards_layout.addWidget(card)
             self.cards[ext] = card
         cards_layout.addStretch(1)
-        scroll = QScrollArea()
         scroll.setWidget(cards_box)
         scroll.setWidgetResizable(True)
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the cards' controls
         self._cards_box = cards_box
-        self._cards_scroll = scroll
         self._fit_cards()
 
         self.calls = CallsView()
