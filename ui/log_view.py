@@ -1,5 +1,5 @@
 """The routing log: every routing decision and xlog line of all calls, live, filterable by call,
-level and text.
+level and text; with the lab's problems (a refused command, a process that died and restarted).
 
 Rules of this module:
 - ``LogModel`` keeps at most ``limit`` rows (a deque); when older rows go, a first row says how
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from labpbx.events import Event, GapEvent, ProblemEvent, RouteDecisionEvent, XlogEvent
+from labpbx.events import ComponentEvent, Event, GapEvent, ProblemEvent, RouteDecisionEvent, XlogEvent
 from labpbx.lab.state import CallSummary
 from ui.compact_table import CompactTable
 from ui.text import clock_text, tr
@@ -78,6 +78,12 @@ def row_of(seq: int, event: Event) -> LogRow | None:
         level = -1 if event.severity == "error" else L_WARN
         return LogRow(seq, event.time, "", "problem", level, event.severity, event.component,
                       event.message)
+    if isinstance(event, ComponentEvent) and event.status in ("exited", "failed", "restarted"):
+        # A process that died (and its restart) is part of why calls went as they did.
+        level = L_WARN if event.status == "restarted" else -1
+        return LogRow(seq, event.time, "", "problem", level,
+                      "warning" if level == L_WARN else "error", event.component,
+                      f"{event.status}: {event.detail}" if event.detail else event.status)
     if isinstance(event, GapEvent):
         return LogRow(seq, event.time, "", "marker", 0, "", "",
                       tr("%1 older events dropped by the lab").replace("%1", str(event.dropped)))

@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.zoom = 100
         self._closing = False
         self._stopped = False
+        self._crash_shown = False  # the banner tells of a component that died
 
         exts = list(bridge.config.extensions)
         scroll = QScrollArea()
@@ -175,9 +176,13 @@ class MainWindow(QMainWindow):
                    if c.status in (ComponentStatus.EXITED, ComponentStatus.FAILED)
                    and c.name != LAB and not self.bridge.stopping]
         if crashed and self.bridge.running:
+            self._crash_shown = True
             self.show_problem("\n".join(
                 self.tr("%1 stopped unexpectedly: %2").replace("%1", c.name)
                 .replace("%2", c.detail or c.status.value) for c in crashed))
+        elif self._crash_shown:  # restarted (or the lab stopped): the notice is over
+            self._crash_shown = False
+            self.banner.hide()
 
     def _refresh_cards(self) -> None:
         now = time.time()

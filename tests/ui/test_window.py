@@ -163,6 +163,11 @@ def test_the_gui_thread_never_waits_for_a_stopped_phone(qtbot: QtBot,
     timer.timeout.connect(lambda: ticks.__setitem__("n", ticks["n"] + 1))
     timer.start()
     card = window.cards["1004"]
+    settled: list[str] = []  # how the policy command ended: "done" or "failed"
+    window.bridge.command_done.connect(
+        lambda what, _r: settled.append("done") if "1004" in what else None)
+    window.bridge.command_failed.connect(
+        lambda what, _w: settled.append("failed") if "1004" in what else None)
     os.kill(pid, signal.SIGSTOP)
     try:
         card.policy.setCurrentIndex(card.policy.findData("busy"))
@@ -173,12 +178,13 @@ def test_the_gui_thread_never_waits_for_a_stopped_phone(qtbot: QtBot,
         call(qtbot, window.cards["1000"], "1001")
         qtbot.waitUntil(lambda: window.cards["1001"].state.activity is not Activity.IDLE
                         and ticks["n"] > 10, timeout=WAIT_MS)
+        assert not settled  # the command is still out, and nothing waited for it
     finally:
         os.kill(pid, signal.SIGCONT)
     timer.stop()
-    with qtbot.waitSignal(window.bridge.command_done, timeout=WAIT_MS):
-        pass  # the paused phone answers once it runs again
-    qtbot.waitUntil(lambda: card.state.policy is Policy.BUSY, timeout=WAIT_MS)
+    # Once it runs again the phone takes the policy; the command's answer comes back as a
+    # signal (done, or failed if the pause outlasted the command's timeout on a slow machine).
+    qtbot.waitUntil(lambda: bool(settled) and card.state.policy is Policy.BUSY, timeout=WAIT_MS)
 
 
 def test_a_port_in_use_is_said_in_the_window_with_the_fix(qtbot: QtBot, tmp_path: Path) -> None:
@@ -275,3 +281,20 @@ def test_the_command_line_reaches_the_windows_lab_and_a_second_lab_is_refused(
     other.close()
     qtbot.waitUntil(other.isHidden, timeout=WAIT_MS)
     assert request(lab.data_dir, {"cmd": "status"}).get("ok")  # the first lab is untouched
+
+
+def test_a_phone_that_dies_is_told_and_comes_back(qtbot: QtBot, window: MainWindow) -> None:
+    lab = window.bridge.lab
+    assert lab is not None
+    phone = lab.phone_of("1004")
+    os.kill(lab.pids()[phone], signal.SIGKILL)  # a process this test's lab started
+    log = window.log.model
+
+    def told() -> bool:
+        rows = [log.row(i) for i in range(log.rowCount())]
+        return any(r.kind == "problem" and r.where == phone and "restarted" in r.text
+                   for r in rows)
+
+    qtbot.waitUntil(told, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.cards["1004"].state.registered
+                    and window.banner.isHidden(), timeout=WAIT_MS)
