@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         tabs.addTab(self.calls, self.tr("&Calls"))
         tabs.addTab(self.log, self.tr("&Routing log"))
         tabs.setAccessibleName(self.tr("Views"))
+        tabs.tabBar().setAccessibleName(self.tr("Calls or routing log"))
         self.tabs = tabs
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(tabs)

@@ -298,3 +298,30 @@ def test_a_phone_that_dies_is_told_and_comes_back(qtbot: QtBot, window: MainWind
     qtbot.waitUntil(told, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.cards["1004"].state.registered
                     and window.banner.isHidden(), timeout=WAIT_MS)
+
+
+def test_tab_walks_through_every_visible_control(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    win = MainWindow(LabBridge(LabConfig(data_dir=tmp_path / "lab")))  # never started
+    qtbot.addWidget(win)
+    win.show()
+    win.activateWindow()
+    for page in (win.calls, win.log):  # the controls of the page on show, and the cards'
+        win.tabs.setCurrentWidget(page)
+        first = win.cards["1000"].policy
+        first.setFocus()
+        qtbot.waitUntil(first.hasFocus)
+        expected = {w for w in win.findChildren(QWidget)
+                    if _interactive(w) and w.isVisibleTo(win) and w.isEnabled()}
+        visited: set[QWidget] = set()
+        for _ in range(3 * len(expected)):
+            widget = QApplication.focusWidget()
+            assert widget is not None
+            visited.add(widget)
+            qtbot.keyClick(widget, Qt.Key.Key_Tab)
+        missed = sorted(w.accessibleName() for w in expected - visited)
+        assert not missed, f"Tab never reaches {missed}"
+    win.close()
+    qtbot.waitUntil(win.isHidden, timeout=WAIT_MS)
