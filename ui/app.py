@@ -21,7 +21,7 @@ import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from labpbx.lab import LabConfig
@@ -70,7 +70,8 @@ def run_window(app: QApplication, config: LabConfig, screenshot: Path | None = N
     """Show the window, start the lab, run Qt's loop until the window has closed (the lab
     stopped). With ``screenshot``: grab it once the lab is up, then close."""
     bridge = LabBridge(config)
-    window = MainWindow(bridge)
+    # A screenshot shows the window as it first opens, whatever this user's zoom.
+    window = MainWindow(bridge, settings=QSettings() if screenshot is None else None)
     outcome = {"code": 0, "shot": 0}
     window.closed.connect(app.quit)
     window.show()

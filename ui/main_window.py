@@ -7,13 +7,15 @@ Rules of this module:
 - Closing the window stops the lab first, on the bridge's worker thread: the close is deferred
   (the window says "Stopping the lab…" and keeps painting) and happens when ``stopped`` arrives.
 - Zoom (Ctrl+= / Ctrl+- / Ctrl+0, 100–200 %) scales the window's font; the views inherit it.
+- With a QSettings (the app passes the user's; tests and screenshots pass none) the zoom and
+  the window's geometry are kept from one run to the next.
 """
 
 from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
@@ -40,9 +42,11 @@ ZOOM_STEPS = (100, 125, 150, 175, 200)
 class MainWindow(QMainWindow):
     closed = Signal()  # the lab has stopped and the window is gone
 
-    def __init__(self, bridge: LabBridge, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: LabBridge, parent: QWidget | None = None, *,
+                 settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
+        self.settings = settings
         self.setWindowTitle(self.tr("LabPBX"))
         self.setAccessibleName(self.tr("LabPBX"))
         self._base_point_size = self.font().pointSizeF()
@@ -132,6 +136,7 @@ class MainWindow(QMainWindow):
         self._tick.timeout.connect(self._refresh_cards)
         self._tick.start()
         self.resize(1280, 820)
+        self._restore()
 
     def _build_menus(self) -> None:
         lab_menu = self.menuBar().addMenu(self.tr("&Lab"))
@@ -250,6 +255,28 @@ class MainWindow(QMainWindow):
         bar = self._cards_scroll.verticalScrollBar().sizeHint().width()
         self._cards_scroll.setMinimumWidth(self._cards_box.minimumSizeHint().width() + bar + 4)
 
+    # ============================================================== settings
+
+    def _restore(self) -> None:
+        if self.settings is None:
+            return
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        try:
+            zoom = int(str(self.settings.value("view/zoom", 100)))
+        except ValueError:
+            zoom = 100
+        if zoom != 100:
+            self.set_zoom(zoom)
+
+    def _save(self) -> None:
+        if self.settings is None:
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("view/zoom", self.zoom)
+        self.settings.sync()
+
     # ============================================================== closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -260,6 +287,7 @@ class MainWindow(QMainWindow):
         event.ignore()  # close once the lab is down; the window keeps painting meanwhile
         if not self._closing:
             self._closing = True
+            self._save()
             self.status.setText(self.tr("Stopping the lab…"))
             self.bridge.stop()
 

@@ -325,3 +325,18 @@ def test_tab_walks_through_every_visible_control(qtbot: QtBot, tmp_path: Path) -
         assert not missed, f"Tab never reaches {missed}"
     win.close()
     qtbot.waitUntil(win.isHidden, timeout=WAIT_MS)
+
+
+def test_zoom_and_geometry_are_kept_in_the_settings(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings(str(tmp_path / "labpbx.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(LabBridge(LabConfig(data_dir=tmp_path / "lab")), settings=settings)
+    first.show()
+    first.set_zoom(150)
+    first.close()
+    qtbot.waitUntil(first.isHidden, timeout=WAIT_MS)
+    again = MainWindow(LabBridge(LabConfig(data_dir=tmp_path / "lab")), settings=settings)
+    qtbot.addWidget(again)
+    assert again.zoom == 150
+    assert again.font().pointSizeF() == first.font().pointSizeF()
