@@ -4,8 +4,9 @@ and the actions (call, answer, reject 486/603, hang up).
 Rules of this module:
 - The card shows an ExtensionState and emits intents (``*_requested``); it never talks to the
   lab, so it can be tested without one and a slow lab cannot freeze it.
-- An incoming call is visible at a glance: a bold "☎ Ringing" line, a highlighted frame (palette
-  colour), and the Answer button enabled — never colour alone.
+- An incoming call is visible at a glance: a bold "☎ Ringing" line, a thick frame in the
+  palette's highlight colour (painted, so it follows the scheme), the Answer button enabled, and
+  the window scrolls the card into view — never colour alone.
 - Every control has an accessible name that includes the extension, so a screen reader (and a
   test) can tell the five cards' "Call" buttons apart.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -33,6 +35,7 @@ from labpbx.phones.policy import DEFAULT_RING_TIME, Policy
 from ui.text import activity_text, policy_label, registration_text
 
 TITLE_SCALE = 1.6
+RINGING_FRAME = 3  # px
 
 
 class ExtensionCard(QFrame):
@@ -200,17 +203,28 @@ class ExtensionCard(QFrame):
         self.ring_time.setEnabled(self.policy.currentData() == Policy.ANSWER.value)
 
     def _frame_style(self) -> None:
-        # Palette colours only, so the highlight follows the light/dark scheme; the words
-        # "☎ Ringing" and the enabled Answer button say the same without colour.
-        self.setStyleSheet(f"#card-{self.number} {{ border: 3px solid palette(highlight); }}"
-                           if self._ringing_shown else "")
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # Qt's name
+        super().paintEvent(event)
+        if not self._ringing_shown:
+            return
+        # A ringing card gets a thick frame in the palette's highlight colour, read at each
+        # paint, so it follows a light/dark scheme change (a style sheet would pin the
+        # children's colours at polish time). The words "☎ Ringing" and the enabled Answer
+        # button say the same without colour.
+        painter = QPainter(self)
+        pen = QPen(self.palette().color(QPalette.ColorRole.Highlight))
+        pen.setWidth(RINGING_FRAME)
+        painter.setPen(pen)
+        half = RINGING_FRAME // 2
+        painter.drawRect(self.rect().adjusted(half, half, -half - 1, -half - 1))
+        painter.end()
 
     def changeEvent(self, event: QEvent) -> None:  # Qt's name
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._scale_title()  # zoom: the number stays bigger than the rest
-        elif event.type() == QEvent.Type.PaletteChange and self._ringing_shown:
-            self._frame_style()  # the scheme changed: take the new palette's highlight
 
     def _scale_title(self) -> None:
         font = self.font()

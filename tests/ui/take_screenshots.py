@@ -1,5 +1,7 @@
 """Take the window's screenshots for the docs (not a test): a call in progress with another
-ringing, a busy→voicemail call with its ladder and its routing log, and 150 % zoom.
+ringing, a busy→voicemail call with its ladder and its routing log, 150 % zoom, and the call
+in progress again under a dark palette (offscreen Qt has no system scheme to follow, so a dark
+Fusion palette stands in for it: the window must take every colour from the palette).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m tests.ui.take_screenshots docs/screenshots
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 from labpbx.lab import LabConfig
@@ -35,6 +37,25 @@ def grab(window: QWidget, path: Path) -> None:
         Qt.ImageConversionFlag.ThresholdDither | Qt.ImageConversionFlag.AvoidDither)
     if not image.save(str(path), "PNG", 9):
         raise SystemExit(f"cannot write {path}")
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    roles = {QPalette.ColorRole.Window: "#2b2b2b", QPalette.ColorRole.WindowText: "#e6e6e6",
+             QPalette.ColorRole.Base: "#1e1e1e", QPalette.ColorRole.AlternateBase: "#2b2b2b",
+             QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#3a3a3a",
+             QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#3d8ee6",
+             QPalette.ColorRole.HighlightedText: "#000000", QPalette.ColorRole.ToolTipBase: "#3a3a3a",
+             QPalette.ColorRole.ToolTipText: "#e6e6e6", QPalette.ColorRole.PlaceholderText: "#9a9a9a",
+             QPalette.ColorRole.Light: "#505050", QPalette.ColorRole.Midlight: "#454545",
+             QPalette.ColorRole.Mid: "#303030", QPalette.ColorRole.Dark: "#202020",
+             QPalette.ColorRole.Shadow: "#101010"}
+    for role, color in roles.items():
+        palette.setColor(role, QColor(color))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
+                 QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#808080"))
+    return palette
 
 
 def main(out: Path, data: Path) -> None:
@@ -67,6 +88,14 @@ def main(out: Path, data: Path) -> None:
     began = time.monotonic()
     until(lambda: time.monotonic() - began > 2.2)  # a running duration worth showing
     grab(win, out / "call-in-progress.png")
+    light = app.palette()
+    app.setStyle("Fusion")
+    app.setPalette(dark_palette())
+    app.processEvents()
+    grab(win, out / "call-in-progress-dark.png")
+    app.setPalette(light)
+    app.setStyle(None)
+    app.processEvents()
     for ext in ("1000", "1002"):
         leg = win.cards[ext].state.current_leg
         if leg is not None:
