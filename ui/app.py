@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from labpbx.lab import LabConfig
 from ui.bridge import LabBridge
 from ui.main_window import MainWindow
+from ui.platform_check import xcb_problem
 from ui.text import missing_pjsua2
 
 SCREENSHOT_TIMEOUT_MS = 40_000
@@ -56,6 +57,11 @@ def run(options: argparse.Namespace, data_dir: Path) -> int:
             return 1
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     existing = QApplication.instance()
+    if existing is None:
+        problem = xcb_problem()  # Qt would abort without a word the user can act on
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 1
     app = existing if isinstance(existing, QApplication) else QApplication(
         [sys.argv[0] if sys.argv else "labpbx"])
     app.setApplicationName("LabPBX")

@@ -47,6 +47,15 @@ def test_no_display_says_how_to_fix_it(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_an_x_display_that_cannot_open_is_said_not_a_qt_abort(tmp_path: Path) -> None:
+    # DISPLAY names a display nobody serves: either the X libraries are missing (said with
+    # the packages to install) or the display does not open (said too); Qt never aborts.
+    done = labpbx("--data", str(tmp_path / "lab"), env=_env(DISPLAY=":97"))
+    assert done.returncode == 1, done.stderr
+    assert ("sudo apt install" in done.stderr) or ("cannot be opened" in done.stderr)
+    assert "Traceback" not in done.stderr and "Aborted" not in done.stderr
+
+
 def test_the_cli_finds_the_window_through_its_entry_point(tmp_path: Path) -> None:
     from labpbx.cli import main
 
