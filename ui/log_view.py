@@ -147,25 +147,29 @@ class LogModel(QAbstractTableModel):
         new = [r for r in (row_of(seq, e) for seq, e in batch) if r is not None]
         if not new:
             return
-        new = new[-self.limit:]
+        lost = max(0, len(new) - self.limit)  # a burst longer than the log: only its end
+        new = new[lost:]
         start = self.rowCount()
         self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
         self.rows.extend(new)
         self.endInsertRows()
         excess = len(self.rows) - self.limit
         if excess > 0:
-            had_marker = self._marker_rows()
-            self.beginRemoveRows(QModelIndex(), had_marker, had_marker + excess - 1)
+            first = self._marker_rows()
+            self.beginRemoveRows(QModelIndex(), first, first + excess - 1)
             for _ in range(excess):
                 self.rows.popleft()
             self.endRemoveRows()
-            if had_marker:
-                self.dropped += excess
-                self.dataChanged.emit(self.index(0, 0), self.index(0, len(COLUMNS) - 1))
-            else:
-                self.beginInsertRows(QModelIndex(), 0, 0)
-                self.dropped += excess
-                self.endInsertRows()
+            lost += excess
+        if not lost:
+            return
+        if self.dropped:
+            self.dropped += lost
+            self.dataChanged.emit(self.index(0, 0), self.index(0, len(COLUMNS) - 1))
+        else:
+            self.beginInsertRows(QModelIndex(), 0, 0)
+            self.dropped = lost
+            self.endInsertRows()
 
     def set_calls(self, calls: tuple[CallSummary, ...], numbers: list[int]) -> None:
         """Name the calls as the calls list does ("3: 1000 → 1001")."""
