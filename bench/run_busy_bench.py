@@ -20,12 +20,13 @@ docs/BENCHMARKS.md.
 Columns: "CPU ms/call" = the server's CPU time (all its processes) over the completed calls;
 "p50/p99" = INVITE sent → 200 received at the caller (sipp -trace_rtt, 4-ms resolution);
 "failed" = calls whose BYE did not get its 200; "final" = callers that got any final response to
-their INVITE (200 or a refusal such as 503); "goodput" = completed calls per second of offered
-load; "server CPU %" = the server's CPU time over the whole run (sipp's last calls included, so
+their INVITE (200 or a refusal such as 503); "goodput" = completed calls whose INVITE got its 200
+within 1 s, per second of offered load (a call served seconds late, after a queue, does not
+count); "server CPU %" = the server's CPU time over the whole run (sipp's last calls included, so
 it reads low when the run ends with a drain); "CPU wait %" = time the server was ready to run but
-its core was busy with something else (/proc/PID/schedstat; other processes on the machine);
-"offered" = the rate sipp really achieved (it lags
-when its own core is saturated);
+its core was busy with something else (/proc/PID/schedstat, summed over the server's processes:
+other programs on the machine, and for Kamailio also its own processes sharing the core);
+"offered" = the rate sipp really achieved (it lags when its own core is saturated);
 "drops" = datagrams the kernel dropped at the server's socket, "sipp drops" at sipp's sockets;
 "sipp CPU" = the load generator's use of its core (near 100 % means the load generator, not the
 server, is the limit). Every socket, the servers' and sipp's, has a 4-MB receive buffer.
