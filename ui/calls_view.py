@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from labpbx.lab.ladder import render_ladder
 from labpbx.lab.state import CallPhase, CallSummary
 from ui.compact_table import CompactTable
-from ui.text import call_outcome_text, clock_text, duration_text, tr
+from ui.text import call_outcome_text, clock_text, duration_text
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("#", "Caller", "Callee", "Start", "Duration", "Outcome")  # headers: see _headers (tr)
@@ -145,18 +145,18 @@ class CallsView(QWidget):
         self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setAccessibleName(tr("Calls"))
+        self.table.setAccessibleName(self.tr("Calls"))
         self.table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.follow = QCheckBox(tr("Follow the newest call"))
+        self.follow = QCheckBox(self.tr("Follow the newest call"))
         self.follow.setChecked(True)
-        self.follow.setAccessibleName(tr("Follow the newest call"))
+        self.follow.setAccessibleName(self.tr("Follow the newest call"))
         self.follow.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.ladder = QPlainTextEdit()
         self.ladder.setReadOnly(True)
         self.ladder.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.ladder.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.ladder.setAccessibleName(tr("Ladder of the selected call"))
-        self.ladder.setPlaceholderText(tr("Select a call to see its messages and decisions."))
+        self.ladder.setAccessibleName(self.tr("Ladder of the selected call"))
+        self.ladder.setPlaceholderText(self.tr("Select a call to see its messages and decisions."))
         self.ladder.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.ladder.setTabChangesFocus(True)
 

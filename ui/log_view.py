@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from labpbx.events import ComponentEvent, Event, GapEvent, ProblemEvent, RouteDecisionEvent, XlogEvent
 from labpbx.lab.state import CallSummary
 from ui.compact_table import CompactTable
-from ui.text import clock_text, tr
+from ui.text import clock_text, translate
 
 Index = QModelIndex | QPersistentModelIndex
 LOG_LIMIT = 5000
@@ -86,7 +86,8 @@ def row_of(seq: int, event: Event) -> LogRow | None:
                       f"{event.status}: {event.detail}" if event.detail else event.status)
     if isinstance(event, GapEvent):
         return LogRow(seq, event.time, "", "marker", 0, "", "",
-                      tr("%1 older events dropped by the lab").replace("%1", str(event.dropped)))
+                      translate("LogModel", "%1 older events dropped by the lab")
+                      .replace("%1", str(event.dropped)))
     return None
 
 
@@ -116,7 +117,7 @@ class LogModel(QAbstractTableModel):
     def row(self, index: int) -> LogRow:
         if self.dropped and index == 0:
             return LogRow(0, 0.0, "", "marker", 0, "", "",
-                          tr("… %1 older events dropped …").replace("%1", str(self.dropped)))
+                          self.tr("… %1 older events dropped …").replace("%1", str(self.dropped)))
         return self.rows[index - self._marker_rows()]
 
     def _headers(self) -> tuple[str, ...]:
@@ -233,28 +234,28 @@ class LogView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.table.setAccessibleName(tr("Routing log"))
+        self.table.setAccessibleName(self.tr("Routing log"))
         self.table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.table.setWordWrap(False)
 
         self.call = QComboBox()
-        self.call.addItem(tr("All calls"), "")
-        self.call.setAccessibleName(tr("Show the log of one call"))
+        self.call.addItem(self.tr("All calls"), "")
+        self.call.setAccessibleName(self.tr("Show the log of one call"))
         self.level = QComboBox()
-        for label, value in ((tr("All levels"), ALL), (tr("Decisions"), DECISIONS),
-                             (tr("xlog lines"), XLOG), (tr("Warnings and errors"), WARNINGS)):
+        for label, value in ((self.tr("All levels"), ALL), (self.tr("Decisions"), DECISIONS),
+                             (self.tr("xlog lines"), XLOG), (self.tr("Warnings and errors"), WARNINGS)):
             self.level.addItem(label, value)
-        self.level.setAccessibleName(tr("Show log levels"))
+        self.level.setAccessibleName(self.tr("Show log levels"))
         self.text = QLineEdit()
-        self.text.setPlaceholderText(tr("Filter text…"))
+        self.text.setPlaceholderText(self.tr("Filter text…"))
         self.text.setClearButtonEnabled(True)
-        self.text.setAccessibleName(tr("Filter the log by text"))
+        self.text.setAccessibleName(self.tr("Filter the log by text"))
         for widget in (self.call, self.level, self.text):
             widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         bar = QHBoxLayout()
-        for caption, widget in ((tr("&Call:"), self.call), (tr("&Level:"), self.level),
-                                (tr("&Text:"), self.text)):
+        for caption, widget in ((self.tr("&Call:"), self.call), (self.tr("&Level:"), self.level),
+                                (self.tr("&Text:"), self.text)):
             buddy = QLabel(caption)
             buddy.setBuddy(widget)
             bar.addWidget(buddy)
@@ -275,7 +276,7 @@ class LogView(QWidget):
     def set_calls(self, calls: tuple[CallSummary, ...], numbers: list[int]) -> None:
         self.model.set_calls(calls, numbers)
         current = self.call.currentData()
-        wanted = [("", tr("All calls"))] + [
+        wanted = [("", self.tr("All calls"))] + [
             (c.call_id, f"{n}: {c.caller} → {c.callee}")
             for c, n in zip(calls, numbers, strict=False)]
         have = [(self.call.itemData(i), self.call.itemText(i)) for i in range(self.call.count())]

@@ -13,56 +13,54 @@ from labpbx.lab.calls import CallOutcome
 from labpbx.lab.state import Activity, CallPhase, CallSummary, ComponentStatus, ExtensionState
 from labpbx.phones.policy import Policy
 
-CONTEXT = "LabText"
-
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate(CONTEXT, text)
+# ``translate("LabText", "…")`` spelled out at each use: pyside6-lupdate finds the strings by
+# that call shape (a wrapper function would hide them from it).
+translate = QCoreApplication.translate
 
 
 def policy_label(policy: Policy) -> str:
     labels = {
-        Policy.ANSWER: tr("Answer after…"),
-        Policy.BUSY: tr("Busy (486)"),
-        Policy.RING: tr("Let it ring"),
-        Policy.UNAVAILABLE: tr("Unavailable (480)"),
-        Policy.DND: tr("Do not disturb"),
-        Policy.OFFLINE: tr("Offline"),
+        Policy.ANSWER: translate("LabText", "Answer after…"),
+        Policy.BUSY: translate("LabText", "Busy (486)"),
+        Policy.RING: translate("LabText", "Let it ring"),
+        Policy.UNAVAILABLE: translate("LabText", "Unavailable (480)"),
+        Policy.DND: translate("LabText", "Do not disturb"),
+        Policy.OFFLINE: translate("LabText", "Offline"),
     }
     return labels[policy]
 
 
 def component_status_label(status: ComponentStatus) -> str:
     labels = {
-        ComponentStatus.STARTING: tr("starting"),
-        ComponentStatus.READY: tr("ready"),
-        ComponentStatus.STOPPING: tr("stopping"),
-        ComponentStatus.STOPPED: tr("stopped"),
-        ComponentStatus.RESTARTED: tr("restarted"),
-        ComponentStatus.EXITED: tr("exited"),
-        ComponentStatus.FAILED: tr("failed"),
+        ComponentStatus.STARTING: translate("LabText", "starting"),
+        ComponentStatus.READY: translate("LabText", "ready"),
+        ComponentStatus.STOPPING: translate("LabText", "stopping"),
+        ComponentStatus.STOPPED: translate("LabText", "stopped"),
+        ComponentStatus.RESTARTED: translate("LabText", "restarted"),
+        ComponentStatus.EXITED: translate("LabText", "exited"),
+        ComponentStatus.FAILED: translate("LabText", "failed"),
     }
     return labels[status]
 
 
 def outcome_label(outcome: CallOutcome) -> str:
     labels = {
-        CallOutcome.ANSWERED: tr("answered"),
-        CallOutcome.BUSY_VOICEMAIL: tr("busy → voicemail"),
-        CallOutcome.NO_ANSWER_VOICEMAIL: tr("no answer → voicemail"),
-        CallOutcome.FORWARDED_VOICEMAIL: tr("forwarded → voicemail"),
-        CallOutcome.CANCELLED: tr("cancelled"),
-        CallOutcome.FAILED: tr("failed"),
+        CallOutcome.ANSWERED: translate("LabText", "answered"),
+        CallOutcome.BUSY_VOICEMAIL: translate("LabText", "busy → voicemail"),
+        CallOutcome.NO_ANSWER_VOICEMAIL: translate("LabText", "no answer → voicemail"),
+        CallOutcome.FORWARDED_VOICEMAIL: translate("LabText", "forwarded → voicemail"),
+        CallOutcome.CANCELLED: translate("LabText", "cancelled"),
+        CallOutcome.FAILED: translate("LabText", "failed"),
     }
     return labels[outcome]
 
 
 def phase_label(phase: CallPhase) -> str:
     labels = {
-        CallPhase.SETUP: tr("setting up"),
-        CallPhase.RINGING: tr("ringing"),
-        CallPhase.CONNECTED: tr("in call"),
-        CallPhase.ENDED: tr("ended"),
+        CallPhase.SETUP: translate("LabText", "setting up"),
+        CallPhase.RINGING: translate("LabText", "ringing"),
+        CallPhase.CONNECTED: translate("LabText", "in call"),
+        CallPhase.ENDED: translate("LabText", "ended"),
     }
     return labels[phase]
 
@@ -82,23 +80,23 @@ def registration_text(ext: ExtensionState) -> str:
     """A symbol and words: the state is never told by colour alone."""
     if ext.registered:
         where = ext.contact or ext.registration
-        return tr("● registered") + (f" — {where}" if where else "")
+        return translate("LabText", "● registered") + (f" — {where}" if where else "")
     if ext.policy is Policy.OFFLINE:
-        return tr("○ offline (not registered)")
-    return tr("○ not registered") + (f" — {ext.registration}" if ext.registration else "")
+        return translate("LabText", "○ offline (not registered)")
+    return translate("LabText", "○ not registered") + (f" — {ext.registration}" if ext.registration else "")
 
 
 def activity_text(ext: ExtensionState, now: float) -> str:
     leg = ext.current_leg
     activity = ext.activity
     if activity is Activity.IDLE or leg is None:
-        return tr("Idle")
+        return translate("LabText", "Idle")
     if activity is Activity.RINGING:
-        return tr("☎ Ringing — call from %1").replace("%1", leg.peer)
+        return translate("LabText", "☎ Ringing — call from %1").replace("%1", leg.peer)
     if activity is Activity.CALLING:
-        return tr("Calling %1…").replace("%1", leg.peer)
+        return translate("LabText", "Calling %1…").replace("%1", leg.peer)
     since = leg.answered_at if leg.answered_at is not None else leg.since
-    return (tr("In call with %1").replace("%1", leg.peer)
+    return (translate("LabText", "In call with %1").replace("%1", leg.peer)
             + f" — {duration_text(now - since)}")
 
 
@@ -113,21 +111,26 @@ def explain_failure(failure: BaseException, config: LabConfig) -> str:
     text = str(failure).strip() or type(failure).__name__
     first = text.splitlines()[0]
     if "pjsua2" in text:
-        return (tr("The phones cannot start: the pjsua2 library is missing.")
-                + "\n" + tr("Fix: install it into this Python: pip install 'pjsua2-python>=2.15.1,<2.16'")
-                + "\n" + first)
-    if "in use" in text or "Address already in use" in text:
-        port = str(config.proxy_port) if config.proxy_port else ""
-        return (tr("A port the lab needs is already in use (another lab or SIP server?).")
-                + "\n" + tr("Fix: stop the other program, or start the window on any free port: "
-                            "labpbx gui --port 0 (or --port N).")
-                + (f"\n{tr('Port')} {port}: " if port else "\n") + first)
-    if "already running in" in text:
-        return (tr("Another lab is already running in this data directory.")
-                + "\n" + tr("Fix: stop it (Ctrl-C in its terminal, or close its window), or "
-                            "open the window on another directory: labpbx --data DIR gui.")
-                + "\n" + first)
-    return tr("The lab could not start.") + "\n" + text
+        lines = [translate("LabText", "The phones cannot start: the pjsua2 library is missing."),
+                 translate("LabText", "Fix: install it into this Python: "
+                                      "pip install 'pjsua2-python>=2.15.1,<2.16'"),
+                 first]
+    elif "in use" in text:
+        lines = [translate("LabText", "A port the lab needs is already in use "
+                                      "(another lab or SIP server?)."),
+                 translate("LabText", "Fix: stop the other program, or start the window on any "
+                                      "free port: labpbx gui --port 0 (or --port N)."),
+                 f"{translate('LabText', 'Port')} {config.proxy_port}: {first}"
+                 if config.proxy_port else first]
+    elif "already running in" in text:
+        lines = [translate("LabText", "Another lab is already running in this data directory."),
+                 translate("LabText", "Fix: stop it (Ctrl-C in its terminal, or close its "
+                                      "window), or open the window on another directory: "
+                                      "labpbx --data DIR gui."),
+                 first]
+    else:
+        lines = [translate("LabText", "The lab could not start."), text]
+    return "\n".join(lines)
 
 
 def missing_pjsua2() -> bool:
