@@ -67,6 +67,7 @@ class LabBridge(QObject):
         self._unsubscribe: Any = None
         self._control: ControlServer | None = None
         self._control_lock = threading.Lock()  # the start and stop workers hand it over
+        self._control_note = ""  # why the control port could not open ("" = it did)
         self._start_result.connect(self._on_start_result, Qt.ConnectionType.QueuedConnection)
         self._stop_result.connect(self._on_stop_result, Qt.ConnectionType.QueuedConnection)
         self._settled.connect(self._on_settled, Qt.ConnectionType.QueuedConnection)
@@ -98,16 +99,23 @@ class LabBridge(QObject):
             if other is not None:
                 raise LabError(f"a lab is already running in {lab.data_dir} (pid {other})")
             lab.start(timeout=20.0)
-            with self._control_lock:
-                if not self.stopping:  # a close during the start: no control port
-                    control = ControlServer(lab)
-                    control.start()
-                    self._control = control
-                    write_state(lab.data_dir, lab_state(os.getpid(), control, lab.status()))
         except Exception as exc:  # reported in the window, never a traceback
             self._start_result.emit(exc)
             return
+        try:
+            self._open_control(lab)
+        except OSError as exc:  # the lab runs; only `labpbx call` from a terminal cannot reach it
+            self._control_note = str(exc)
         self._start_result.emit(None)
+
+    def _open_control(self, lab: Lab) -> None:
+        with self._control_lock:
+            if self.stopping:  # a close during the start: no control port
+                return
+            control = ControlServer(lab)
+            control.start()
+            self._control = control
+            write_state(lab.data_dir, lab_state(os.getpid(), control, lab.status()))
 
     @Slot(object)
     def _on_start_result(self, failure: BaseException | None) -> None:
@@ -117,6 +125,9 @@ class LabBridge(QObject):
             self.running = True
             self.drain()  # the views show "registered" before "started" is announced
             self.started.emit()
+            if self._control_note:
+                self.command_failed.emit(self.tr("Control port for labpbx call"),
+                                         self._control_note)
             return
         self.start_failed.emit(explain_failure(failure, self.config))
 
