@@ -132,6 +132,9 @@ def test_a_busy_callee_goes_to_voicemail_and_the_log_says_why(qtbot: QtBot,
     assert callee.policy.currentData() == "busy"
     call(qtbot, caller, "1001")
     model = window.calls.model
+    # The box answers (the caller is in a call with it); hanging up ends the call sooner.
+    qtbot.waitUntil(lambda: caller.state.activity is Activity.IN_CALL, timeout=WAIT_MS)
+    qtbot.mouseClick(caller.hangup_button, _left())
     qtbot.waitUntil(lambda: model.rowCount() == 1
                     and model.calls[0].outcome is CallOutcome.BUSY_VOICEMAIL, timeout=WAIT_MS)
     assert model.data(model.index(0, 5)) == "busy → voicemail"
@@ -340,3 +343,27 @@ def test_zoom_and_geometry_are_kept_in_the_settings(qtbot: QtBot, tmp_path: Path
     qtbot.addWidget(again)
     assert again.zoom == 150
     assert again.font().pointSizeF() == first.font().pointSizeF()
+
+
+def test_answer_and_reject_from_the_callees_card(qtbot: QtBot, window: MainWindow) -> None:
+    caller, callee = window.cards["1000"], window.cards["1001"]
+    set_policy(qtbot, callee, Policy.RING)  # it rings until someone clicks
+    model = window.calls.model
+
+    call(qtbot, caller, "1001")
+    qtbot.waitUntil(lambda: callee.answer_button.isEnabled(), timeout=WAIT_MS)
+    qtbot.mouseClick(callee.answer_button, _left())
+    qtbot.waitUntil(lambda: caller.state.activity is Activity.IN_CALL
+                    and callee.state.activity is Activity.IN_CALL, timeout=WAIT_MS)
+    qtbot.mouseClick(callee.hangup_button, _left())  # the callee ends it this time
+    qtbot.waitUntil(lambda: model.rowCount() == 1
+                    and model.calls[0].outcome is CallOutcome.ANSWERED, timeout=WAIT_MS)
+
+    call(qtbot, caller, "1001")
+    qtbot.waitUntil(lambda: callee.busy_button.isEnabled(), timeout=WAIT_MS)
+    qtbot.mouseClick(callee.busy_button, _left())  # 486: the script sends it to voicemail
+    qtbot.waitUntil(lambda: model.rowCount() == 2 and model.calls[1].answered_at is not None,
+                    timeout=WAIT_MS)  # the box answered
+    qtbot.mouseClick(caller.hangup_button, _left())
+    qtbot.waitUntil(lambda: model.rowCount() == 2
+                    and model.calls[1].outcome is CallOutcome.BUSY_VOICEMAIL, timeout=WAIT_MS)
