@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
 
         self._build_menus()
+        self.set_lab_running(False)
         bridge.state_changed.connect(self.show_state)
         bridge.events_added.connect(self.log.add_events)
         bridge.started.connect(self._on_started)
@@ -202,13 +203,22 @@ class MainWindow(QMainWindow):
 
     # ============================================================== bridge results
 
+    def set_lab_running(self, running: bool) -> None:
+        """The cards' Call and Set act only on a running lab (until then they are greyed out,
+        rather than refused after a click)."""
+        for card in self.cards.values():
+            card.call_button.setEnabled(running)
+            card.apply_policy.setEnabled(running)
+
     def _on_started(self) -> None:
+        self.set_lab_running(True)
         lab = self.bridge.lab
         where = lab.proxy_address if lab is not None else ""
         self.status.setText(self.tr("Lab running — proxy udp:%1 (register softphones here), "
                                     "voicemail 2345678").replace("%1", where))
 
     def _on_start_failed(self, message: str) -> None:
+        self.set_lab_running(False)
         self.status.setText(self.tr("The lab is not running."))
         self.show_problem(message)
 
@@ -287,12 +297,14 @@ class MainWindow(QMainWindow):
         event.ignore()  # close once the lab is down; the window keeps painting meanwhile
         if not self._closing:
             self._closing = True
+            self.set_lab_running(False)
             self._save()
             self.status.setText(self.tr("Stopping the lab…"))
             self.bridge.stop()
 
     def _on_stopped(self) -> None:
         self._stopped = True
+        self.set_lab_running(False)
         if self._closing:
             self.close()
         else:

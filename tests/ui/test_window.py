@@ -80,6 +80,7 @@ def _left():  # type: ignore[no-untyped-def]
 def test_the_window_starts_the_lab_and_every_card_registers(window: MainWindow) -> None:
     for number, card in window.cards.items():
         assert card.state.registered, number
+        assert card.call_button.isEnabled() and card.apply_policy.isEnabled()
         assert "registered" in card.registration.text()
         assert f"sip:{number}@127.0.0.1" in card.registration.text()
     assert window.progress.value() == len(window.cards)
@@ -311,6 +312,7 @@ def test_tab_walks_through_every_visible_control(qtbot: QtBot, tmp_path: Path) -
     qtbot.addWidget(win)
     win.show()
     win.activateWindow()
+    win.set_lab_running(True)  # as once the lab has started: Call and Set are enabled
     for page in (win.calls, win.log):  # the controls of the page on show, and the cards'
         win.tabs.setCurrentWidget(page)
         first = win.cards["1000"].policy
