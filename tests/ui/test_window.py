@@ -369,3 +369,19 @@ def test_answer_and_reject_from_the_callees_card(qtbot: QtBot, window: MainWindo
     qtbot.mouseClick(caller.hangup_button, _left())
     qtbot.waitUntil(lambda: model.rowCount() == 2
                     and model.calls[1].outcome is CallOutcome.BUSY_VOICEMAIL, timeout=WAIT_MS)
+
+
+def test_closing_while_the_lab_starts_stops_it_and_leaves_nothing(qtbot: QtBot,
+                                                                  tmp_path: Path) -> None:
+    bridge = LabBridge(LabConfig(data_dir=tmp_path / "lab"))
+    win = MainWindow(bridge)
+    win.show()
+    bridge.start()
+    win.close()  # at once: the stop waits for the start on the worker thread, not here
+    assert not win.isHidden()  # the window stays (and paints) until the lab is down
+    qtbot.waitUntil(win.isHidden, timeout=WAIT_MS)
+    assert bridge.lab is not None
+    assert_all_gone(bridge.lab.all_pids())
+    from labpbx.lab.control import running_lab_pid
+
+    assert running_lab_pid(tmp_path / "lab") is None  # no control port was left announced
