@@ -5,7 +5,8 @@ Rules of this module:
   in place: new calls are inserted as a block, changed rows get one dataChanged, so a selection
   survives updates. The running duration of connected calls is refreshed by a 1 s tick.
 - By default the view follows the newest call (a checkbox turns that off); selecting a call
-  shows its text ladder (labpbx.lab.ladder), the same renderer as the terminal's.
+  shows its text ladder (labpbx.lab.ladder), the same renderer as the terminal's; Enter or a
+  double-click on it opens its routing log.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ class CallsModel(QAbstractTableModel):
 
 class CallsView(QWidget):
     call_selected = Signal(str)  # Call-ID ("" when none)
+    call_activated = Signal(str)  # Enter or double-click on a call: show its routing log
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -182,6 +184,7 @@ class CallsView(QWidget):
         self.selected = ""
         self._shown: CallSummary | None = None
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
+        self.table.activated.connect(self._on_activated)
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self.model.tick)
@@ -206,6 +209,10 @@ class CallsView(QWidget):
                          if current.isValid() and current.row() < len(self.model.calls) else "")
         self.call_selected.emit(self.selected)
         self._show_selected()
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        if index.isValid() and index.row() < len(self.model.calls):
+            self.call_activated.emit(self.model.calls[index.row()].call_id)
 
     def _show_selected(self) -> None:
         call = next((c for c in reversed(self.model.calls) if c.call_id == self.selected), None)

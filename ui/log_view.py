@@ -292,6 +292,12 @@ class LogView(QWidget):
         if index < 0 and current:
             self._refilter()
 
+    def show_call(self, call_id: str) -> None:
+        """Filter the log to one call (the calls list's Enter / double-click)."""
+        index = self.call.findData(call_id)
+        if index >= 0:
+            self.call.setCurrentIndex(index)
+
     def _refilter(self) -> None:
         self.proxy.set_filter(str(self.call.currentData() or ""),
                               str(self.level.currentData() or ALL), self.text.text())

@@ -151,8 +151,10 @@ def test_a_busy_callee_goes_to_voicemail_and_the_log_says_why(qtbot: QtBot,
     proxy = window.log.proxy
     shown = [proxy.index(i, 4).data() for i in range(proxy.rowCount())]
     assert shown and all("> 486" in text for text in shown)
-    # …and by call: this call's rows only.
-    window.log.call.setCurrentIndex(window.log.call.findData(model.calls[0].call_id))
+    # …and by call (Enter on the call in the calls list opens its log): this call's rows only.
+    window.calls.table.activated.emit(model.index(0, 0))
+    assert window.tabs.currentWidget() is window.log
+    assert window.log.call.currentData() == model.calls[0].call_id
     assert proxy.rowCount() == len(shown)
 
 
