@@ -131,7 +131,6 @@ class MainWindow(QMainWindow):
         bridge.command_failed.connect(self._on_command_failed)
         bridge.command_done.connect(self._on_command_done)
         bridge.stopped.connect(self._on_stopped)
-        self.calls.call_selected.connect(self._on_call_selected)
         self.calls.call_activated.connect(self._show_call_log)
         self._tick = QTimer(self)  # the cards' running durations
         self._tick.setInterval(1000)
@@ -229,9 +228,6 @@ class MainWindow(QMainWindow):
 
     def _on_command_done(self, what: str, _result: object) -> None:
         self.status.setText(self.tr("%1: done").replace("%1", what))
-
-    def _on_call_selected(self, _call_id: str) -> None:
-        pass  # the ladder pane shows it; linking the log follows in a later slice
 
     def _show_call_log(self, call_id: str) -> None:
         self.log.show_call(call_id)
