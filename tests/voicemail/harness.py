@@ -69,6 +69,14 @@ class JsonLineProcess:
         self.proc.stdin.write(json.dumps(command) + "\n")
         self.proc.stdin.flush()
 
+    def quit(self) -> None:
+        """Ask for an orderly stop unless the process has already gone (a second quit in a
+        test's cleanup must not fail on the closed pipe of a box that already exited)."""
+        if self.proc.poll() is not None:
+            return
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            self.send(cmd="quit")
+
     def find(self, predicate: Predicate) -> list[Event]:
         with self._cond:
             return [e for e in self.events if predicate(e)]

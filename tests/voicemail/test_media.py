@@ -61,7 +61,7 @@ def box(data_dir: Path) -> Iterator[VoicemailProcess]:
         assert vm.ready["status"] == "ready", vm.ready
         yield vm
     finally:
-        vm.send(cmd="quit")
+        vm.quit()
         assert vm.close() == 0
         vm.wait_for(lambda e: e.get("status") == "stopped")
         assert vm.noise == [], "stdout must carry JSON only"
@@ -289,7 +289,7 @@ def test_chinese_box_plays_the_chinese_greeting(tmp_path: Path, caller: CallerPr
         vm.voicemail("empty", "1001")
         caller.done("zh")
     finally:
-        vm.send(cmd="quit")
+        vm.quit()
         assert vm.close() == 0
 
 
@@ -314,7 +314,7 @@ def test_stopping_the_box_keeps_the_message_being_recorded(
         caller.done("q")
         assert_440_hz(tmp_path / stored["path"], 0.1, 0.4)
     finally:
-        vm.send(cmd="quit")
+        vm.quit()
         assert vm.close() == 0
 
 
