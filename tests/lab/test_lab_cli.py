@@ -150,7 +150,12 @@ def test_lab_runs_until_interrupted_and_call_places_calls(tmp_path: Path) -> Non
         os.kill(lab.pid, signal.SIGINT)
         # communicate, not wait: the lab prints every event, and a pipe nobody reads fills up
         # and blocks its console writer, so it could never finish stopping (seen under load).
-        _out, err = lab.communicate(timeout=30)
+        try:
+            _out, err = lab.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)  # its own session; its children see stdin EOF
+            lab.communicate()
+            raise
         code = lab.returncode
     assert code == 0, err[-2000:]
     assert not state_path(tmp_path).exists()
