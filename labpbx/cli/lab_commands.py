@@ -208,8 +208,12 @@ def _lab(args: argparse.Namespace, data_dir: Path) -> int:
         else:
             stop.set()
 
+    # SIGINT too, explicitly: a process started in the background by a non-interactive shell
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt for it (a CI run
+    # whose lab never stopped on Ctrl-C's signal).
     previous = {sig: signal.signal(sig, on_signal)
-                for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None}
+                for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+                if sig is not None}
     control: ControlServer | None = None
     try:
         try:
