@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QVBoxLayout,
@@ -43,6 +42,9 @@ from ui.text import clock_text, translate
 Index = QModelIndex | QPersistentModelIndex
 LOG_LIMIT = 5000
 COLUMNS = ("Time", "Call", "Level", "Where", "What")  # headers: see _headers (tr)
+# Widths of all but the last column: the widest usual content (longer text is elided, with the
+# whole line in the tooltip); fixed, since measuring the rows on each batch stalls a live log.
+COLUMN_SAMPLES = ("00:00:00.000", "99: 1000→2345678", "warning", "failure_route[missed_call]:999")
 
 # Level filter choices: (label, predicate on a row's kind and numeric level)
 ALL, DECISIONS, XLOG, WARNINGS = "all", "decision", "xlog", "warnings"
@@ -230,10 +232,8 @@ class LogView(QWidget):
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
         self.table.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.table.fit_columns(COLUMN_SAMPLES)
         self.table.setAccessibleName(self.tr("Routing log"))
         self.table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.table.setWordWrap(False)
