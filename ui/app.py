@@ -11,6 +11,8 @@ Rules of this module:
   timeout), grabs the window to a PNG, stops the lab and exits; without a display it renders
   offscreen.
 - Ctrl-C / SIGTERM close the window, which stops the lab first.
+- One window per data directory (ui.single_instance): a second ``labpbx gui`` on the same data
+  brings the first window to the front and exits 0 without starting a lab.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from labpbx.lab import LabConfig
 from ui.bridge import LabBridge
 from ui.main_window import MainWindow
 from ui.platform_check import xcb_problem
+from ui.single_instance import Claim, WindowOwnership
 from ui.text import missing_pjsua2
 
 SCREENSHOT_TIMEOUT_MS = 40_000
@@ -69,15 +72,32 @@ def run(options: argparse.Namespace, data_dir: Path) -> int:
     config = LabConfig(proxy_port=getattr(options, "port", 5060) or 0,
                        fr_inv_timeout=getattr(options, "fr_inv_timeout", None),
                        data_dir=data_dir)
-    return run_window(app, config, screenshot)
+    ownership = WindowOwnership(data_dir)
+    claim = ownership.claim()
+    if claim is Claim.RAISED:
+        print(f"labpbx: LabPBX is already open on {data_dir}: its window was brought to the front.")
+        return 0
+    if claim is Claim.BUSY:
+        print(f"labpbx: another LabPBX window (pid {ownership.holder_pid or '?'}) holds {data_dir} "
+              "and does not answer.\nFix: close that window (or end that process), or open the "
+              "window on another directory: labpbx --data DIR gui.", file=sys.stderr)
+        return 1
+    try:
+        return run_window(app, config, screenshot, ownership=ownership)
+    finally:
+        ownership.release()
 
 
-def run_window(app: QApplication, config: LabConfig, screenshot: Path | None = None) -> int:
+def run_window(app: QApplication, config: LabConfig, screenshot: Path | None = None, *,
+               ownership: WindowOwnership | None = None) -> int:
     """Show the window, start the lab, run Qt's loop until the window has closed (the lab
-    stopped). With ``screenshot``: grab it once the lab is up, then close."""
+    stopped). With ``screenshot``: grab it once the lab is up, then close. With ``ownership``:
+    another ``labpbx gui`` on the same data brings this window to the front."""
     bridge = LabBridge(config)
     # A screenshot shows the window as it first opens, whatever this user's zoom.
     window = MainWindow(bridge, settings=QSettings() if screenshot is None else None)
+    if ownership is not None:
+        ownership.raise_requested.connect(lambda: bring_to_front(window))
     outcome = {"code": 0, "shot": 0}
     window.closed.connect(app.quit)
     window.show()
@@ -116,6 +136,15 @@ def run_window(app: QApplication, config: LabConfig, screenshot: Path | None = N
     if not window.isHidden():  # the loop ended some other way: still stop the lab
         bridge.stop()
     return outcome["code"]
+
+
+def bring_to_front(window: QWidget) -> None:
+    """Show ``window`` restored, raised and focused (window managers may only flash it)."""
+    if window.isMinimized():
+        window.showNormal()
+    window.show()
+    window.raise_()
+    window.activateWindow()
 
 
 def _close_on_interrupt(window: QWidget) -> None:
