@@ -5,17 +5,24 @@ Rules of this module:
   in place: new calls are inserted as a block, changed rows get one dataChanged, so a selection
   survives updates. The running duration of connected calls is refreshed by a 1 s tick.
 - By default the view follows the newest call (a checkbox turns that off); selecting a call
-  shows its text ladder (labpbx.lab.ladder), the same renderer as the terminal's; Enter or a
-  double-click on it opens its routing log.
+  shows its drawn ladder (ui.ladder_view over labpbx.lab.ladder.build_ladder, the facts the
+  terminal's text ladder prints) and, for the ladder's selected row, the raw message beside it
+  (ui.message_pane). Enter or a double-click on a call opens its routing log.
+- The ladder is rebuilt from the call's events when the call changes (the state hands a new
+  CallSummary per batch); the ladder view keeps the selected row and follows the end.
+- ``show_event(seq)`` selects the call and the ladder row an event made (log → ladder);
+  "Export ladder…" writes the shown call as SVG, PNG (the screen's painter) or text.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QEvent,
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
@@ -23,26 +30,33 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QFileDialog,
     QHBoxLayout,
-    QHeaderView,
-    QPlainTextEdit,
+    QLabel,
+    QMessageBox,
+    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from labpbx.lab.ladder import render_ladder
+from labpbx.lab.ladder import build_ladder
 from labpbx.lab.state import CallPhase, CallSummary
 from ui.compact_table import CompactTable
+from ui.ladder_export import FORMATS, export
+from ui.ladder_view import LadderView
+from ui.message_pane import MessagePane
 from ui.text import call_outcome_text, clock_text, duration_text
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("#", "Caller", "Callee", "Start", "Duration", "Outcome")  # headers: see _headers (tr)
 DURATION = 4
+# Column widths from samples, not ResizeToContents (which measures the rows on every update).
+COLUMN_SAMPLES = ("999", "Caller 1000", "Callee 2345678", "00:00:00", "Duration 00:00")
 
 
 class CallsModel(QAbstractTableModel):
@@ -145,22 +159,20 @@ class CallsView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setAccessibleName(self.tr("Calls"))
+        self.table.fit_columns(COLUMN_SAMPLES)
         self.table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.follow = QCheckBox(self.tr("Follow the newest call"))
+        self.follow = QCheckBox()
         self.follow.setChecked(True)
-        self.follow.setAccessibleName(self.tr("Follow the newest call"))
         self.follow.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.ladder = QPlainTextEdit()
-        self.ladder.setReadOnly(True)
-        self.ladder.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.ladder.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.ladder.setAccessibleName(self.tr("Ladder of the selected call"))
-        self.ladder.setPlaceholderText(self.tr("Select a call to see its messages and decisions."))
-        self.ladder.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.ladder.setTabChangesFocus(True)
+        self.export_button = QPushButton()
+        self.export_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.ask_export)
+        self.title = QLabel()
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.ladder = LadderView()
+        self.message = MessagePane()
+        self.message.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -169,14 +181,26 @@ class CallsView(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.follow)
         row.addStretch(1)
+        row.addWidget(self.export_button)
         left_layout.addLayout(row)
         # The ladder below the list: it is wide (four lanes and the decision notes), the list
-        # is short and wide enough for its six columns.
+        # is short and wide enough for its six columns; the raw message beside the ladder.
+        flow = QWidget()
+        flow_layout = QVBoxLayout(flow)
+        flow_layout.setContentsMargins(0, 0, 0, 0)
+        flow_layout.addWidget(self.title)
+        flow_layout.addWidget(self.ladder, 1)
+        beside = QSplitter(Qt.Orientation.Horizontal)
+        beside.addWidget(flow)
+        beside.addWidget(self.message)
+        beside.setStretchFactor(0, 3)
+        beside.setStretchFactor(1, 2)
+        beside.setSizes([700, 300])  # scaled to the room: the raw message gets 30 %
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(left)
-        splitter.addWidget(self.ladder)
+        splitter.addWidget(beside)
         splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -185,10 +209,31 @@ class CallsView(QWidget):
         self._shown: CallSummary | None = None
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
         self.table.activated.connect(self._on_activated)
+        self.ladder.row_selected.connect(self._on_row)
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self.model.tick)
         self._tick.start()
+        self.retranslate_ui()
+
+    def retranslate_ui(self) -> None:
+        self.table.setAccessibleName(self.tr("Calls"))
+        self.follow.setText(self.tr("&Follow the newest call"))
+        self.follow.setAccessibleName(self.tr("Follow the newest call"))
+        self.export_button.setText(self.tr("E&xport ladder…"))
+        self.export_button.setAccessibleName(self.tr("Export the ladder as SVG, PNG or text"))
+        self.title.setAccessibleName(self.tr("Selected call"))
+        self._show_title()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate_ui()
+
+    def set_fixed_font(self, font: QFont) -> None:
+        """The zoomed monospace font (MainWindow.set_zoom): the raw message pane uses it; the
+        ladder follows the window's own font."""
+        self.message.setFont(font)
 
     def set_calls(self, calls: tuple[CallSummary, ...]) -> None:
         before = len(self.model.calls)
@@ -196,6 +241,17 @@ class CallsView(QWidget):
         if self.follow.isChecked() and calls and len(calls) != before:
             self._select_row(len(calls) - 1)
         self._show_selected()
+
+    def show_event(self, seq: int) -> bool:
+        """Select the call event ``seq`` belongs to and its ladder row (the routing log's
+        "show in ladder"); False when no kept call has that event."""
+        row = next((i for i, c in enumerate(self.model.calls)
+                    if c.first_seq <= seq <= c.seq and any(s == seq for s, _e in c.events)), -1)
+        if row < 0:
+            return False
+        self._select_row(row)
+        self._show_selected()
+        return self.ladder.select_seq(seq)
 
     def _select_row(self, row: int) -> None:
         index = self.model.index(row, 0)
@@ -214,20 +270,64 @@ class CallsView(QWidget):
         if index.isValid() and index.row() < len(self.model.calls):
             self.call_activated.emit(self.model.calls[index.row()].call_id)
 
+    def _on_row(self, _index: int) -> None:
+        self.message.show_row(self.ladder.ladder, self.ladder.selected_row())
+
+    def shown_call(self) -> CallSummary | None:
+        return self._shown
+
     def _show_selected(self) -> None:
         call = next((c for c in reversed(self.model.calls) if c.call_id == self.selected), None)
         if call is self._shown:
-            return  # unchanged: keep the reader's scroll position
+            return  # unchanged: keep the reader's place
         self._shown = call
+        self.export_button.setEnabled(call is not None)
+        self._show_title()
         if call is None:
-            self.ladder.setPlainText("")
+            self.ladder.set_ladder(None)
+            self.message.show_row(None, None)
             return
+        self.ladder.set_ladder(build_ladder(call.events, call.call_id))
+        self.message.show_row(self.ladder.ladder, self.ladder.selected_row())
+
+    def _show_title(self) -> None:
+        call = self._shown
+        self.title.setText(self._title(call) if call is not None else "")
+
+    def _title(self, call: CallSummary) -> str:
         title = f"{call.caller} → {call.callee}   {call_outcome_text(call)}"
         if call.detail:
             title += f"   ({call.detail})"
-        bar = self.ladder.verticalScrollBar()
-        at_end = bar.value() >= bar.maximum() - 2
-        self.ladder.setPlainText(render_ladder([e for _s, e in call.events], call.call_id,
-                                               title=title))
-        if at_end:
-            bar.setValue(bar.maximum())
+        return title
+
+    # ============================================================== export
+
+    def ask_export(self) -> None:
+        call = self._shown
+        if call is None or self.ladder.ladder is None:
+            return
+        number = next((n for c, n in zip(self.model.calls, self.model.numbers, strict=False)
+                       if c.call_id == call.call_id), 0)
+        filters = [self.tr("SVG image (*.svg)"), self.tr("PNG image (*.png)"),
+                   self.tr("Text (*.txt)")]
+        path, chosen = QFileDialog.getSaveFileName(
+            self, self.tr("Export ladder"), f"call-{number}-ladder.svg", ";;".join(filters))
+        if not path:
+            return
+        target = Path(path)
+        if not target.suffix:
+            target = target.with_suffix("." + FORMATS[filters.index(chosen)]
+                                        if chosen in filters else ".svg")
+        try:
+            self.export_to(target)
+        except OSError as exc:
+            QMessageBox.warning(self, self.tr("Export ladder"),
+                                self.tr("The ladder could not be saved: %1").replace("%1", str(exc)))
+
+    def export_to(self, path: Path) -> None:
+        """Write the shown call's ladder to ``path`` (SVG, PNG or text by its suffix)."""
+        call, ladder = self._shown, self.ladder.ladder
+        if call is None or ladder is None:
+            raise OSError("no call is shown")
+        export(path, ladder, [e for _s, e in call.events], self.ladder.font(),
+               self.ladder.palette(), title=self._title(call))

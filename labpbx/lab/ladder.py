@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from labpbx.errors import SipError
 from labpbx.events import (
@@ -40,10 +40,14 @@ from labpbx.events import (
     VoicemailEvent,
     XlogEvent,
 )
+from labpbx.lab.ladder_facts import CallFacts, MessageFacts, call_facts
 from labpbx.sip.message import Request, Response, parse_message
 from labpbx.voicemail.box import resolve
 
 CALLER, PROXY, CALLEE, VOICEMAIL = range(4)
+# The kinds of notes (Row.note).
+NOTE_DECISION, NOTE_XLOG, NOTE_TIMER, NOTE_FAILURE_ROUTE = "decision", "xlog", "timer", "failure_route"
+NOTE_CANCEL, NOTE_TRANSACTION, NOTE_VOICEMAIL = "cancel", "transaction", "voicemail"
 DEFAULT_COLUMN_WIDTH = 22
 VOICEMAIL_NUMBER = "2345678"
 # The transaction milestones worth a line; "created", "branch" and "reply" repeat the arrows.
@@ -57,7 +61,12 @@ _MAILBOX_USER = re.compile(r"^[bu][0-9]+$")
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One line of the ladder before layout: an arrow (``src``→``dst`` columns) or a note."""
+    """One line of the ladder before layout: an arrow (``src``→``dst`` columns) or a note.
+
+    ``label`` is the short text (``INVITE b1001``, ``486 Busy Here``, or the note's whole line
+    as the text ladder prints it); the other fields are what a drawn ladder needs to show the
+    same facts without parsing ``label`` again.
+    """
 
     time: float
     order: int
@@ -65,10 +74,57 @@ class Row:
     src: int = -1
     dst: int = -1
     column: int = PROXY  # for notes: the lifeline they hang from
+    seq: int = -1  # the stream number of the event that made the row (log ↔ ladder ↔ script)
+    note: str = ""  # a note's kind (NOTE_*); "" for an arrow
+    has_sdp: bool = False
+    repeat: int = 0  # 0: first sight of this message; n: its n-th retransmission
+    failed: bool = False  # a final response >= 300: the branch (or the call) failed
+    branch: int = -1  # a request the proxy sent: its transaction branch (serial forking)
+    pair: int = -1  # the proxy's other copy of this message: received ↔ forwarded (a seq)
+    where: str = ""  # notes from the script: "failure_route[missed_call]:153"
+    action: str = ""  # decisions: "prefix", "t_relay", …; timers: "fr_inv_timeout"
+    before: str = ""
+    after: str = ""  # decisions: the value after; timers: the outcome ("local 408")
+    text: str = ""  # the note's words without its kind: xlog text, timer, reason
+    duration: float | None = None  # a timer note: how long the timer ran, in seconds
+    event: Event | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_arrow(self) -> bool:
         return self.src >= 0
+
+    @property
+    def shown_label(self) -> str:
+        """The arrow's label with its marks: ``INVITE 1001 (SDP)``, ``180 Ringing (retrans)``."""
+        text = self.label
+        if self.has_sdp:
+            text += " (SDP)"
+        if self.repeat:
+            text += " (retrans)" if self.repeat == 1 else f" (retrans ×{self.repeat})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    """One call's ladder: its four lanes' titles and its rows in time order."""
+
+    call_id: str
+    lanes: tuple[str, str, str, str]
+    rows: tuple[Row, ...]
+
+    def index_of(self, seq: int) -> int:
+        """The row made by event ``seq``; for an event that made no row (a phone's state, a
+        transaction milestone the ladder leaves out), the last row before it; -1 if none."""
+        best = -1
+        for i, row in enumerate(self.rows):
+            if row.seq == seq:
+                return i
+            if 0 <= row.seq < seq and (best < 0 or row.seq > self.rows[best].seq):
+                best = i
+        return best
+
+    def row_of(self, seq: int) -> Row | None:
+        return next((r for r in self.rows if r.seq == seq), None)
 
 
 def select_call(events: Iterable[Event], call_id: str, *,
@@ -232,31 +288,108 @@ def build_rows(events: Sequence[Event], call_id: str, *, voicemail_address: str 
     """The rows of the ladder, time-ordered (exposed for the GUI and the tests).
 
     ``events`` may be the whole stream: the call's events are picked with ``select_call``.
+    Rows' ``seq`` is the event's position in ``events`` (``build_ladder`` takes stream numbers).
     """
-    events = select_call(events, call_id, voicemail_number=voicemail_number)
-    sip = [e for e in events if isinstance(e, SipMessageEvent) and e.call_id == call_id]
+    return _rows(list(enumerate(events)), call_id, voicemail_address, voicemail_number)
+
+
+def build_ladder(entries: Sequence[tuple[int, Event]], call_id: str, *,
+                 voicemail_address: str | None = None,
+                 voicemail_number: str = VOICEMAIL_NUMBER) -> Ladder:
+    """The ladder of ``call_id`` from ``(seq, event)`` pairs (a CallSummary's events, or the
+    stream's): rows keep the stream number of the event that made them."""
+    rows, sides = _rows(entries, call_id, voicemail_address, voicemail_number)
+    return Ladder(call_id, lane_titles(sides, voicemail_number), tuple(rows))
+
+
+def lane_titles(sides: _Sides, voicemail_number: str = VOICEMAIL_NUMBER) -> tuple[str, str, str, str]:
+    """Lanes by role with the number, not ip:port: ``caller 1000``, ``proxy``, ``callee 1001``,
+    ``voicemail 2345678``."""
+    return (f"caller {sides.caller_user}".strip(), "proxy",
+            f"callee {sides.callee_user}".strip(), f"voicemail {voicemail_number}".strip())
+
+
+def _rows(entries: Sequence[tuple[int, Event]], call_id: str, voicemail_address: str | None,
+          voicemail_number: str) -> tuple[list[Row], _Sides]:
+    picked = {id(e) for e in select_call([e for _s, e in entries], call_id,
+                                         voicemail_number=voicemail_number)}
+    entries = [(seq, e) for seq, e in entries if id(e) in picked]
+    sip = [e for _s, e in entries if isinstance(e, SipMessageEvent) and e.call_id == call_id]
     sides = _Sides(sip, voicemail_address, voicemail_number)
+    facts = call_facts(entries, call_id)
     rows: list[Row] = []
-    for order, e in enumerate(events):
-        if isinstance(e, SipMessageEvent) and e.call_id == call_id:
-            src, dst = sides.columns(e)
-            rows.append(Row(e.time, order, short_summary(e.summary), src, dst))
-        elif isinstance(e, RouteDecisionEvent) and e.call_id == call_id:
-            rows.append(Row(e.time, order, _decision_text(e)))
-        elif isinstance(e, XlogEvent) and e.call_id == call_id:
-            rows.append(Row(e.time, order, f"xlog: {e.text.rstrip()}"))
-        elif (isinstance(e, TransactionEvent) and e.call_id == call_id
-              and e.state in TRANSACTION_NOTES):
-            detail = f" {e.detail}" if e.detail else ""
-            rows.append(Row(e.time, order, f"tm: {e.state}{detail}"))
-        elif isinstance(e, VoicemailEvent):
-            rows.append(Row(e.time, order, _voicemail_text(e), column=VOICEMAIL))
-        elif (isinstance(e, CallStateEvent) and e.component == "voicemail"
-              and e.call_id == call_id and e.state == "disconnected"):
-            why = f" ({e.reason})" if e.reason else ""
-            rows.append(Row(e.time, order, f"voicemail: call ended{why}", column=VOICEMAIL))
+    for order, (seq, e) in enumerate(entries):
+        row = _row(e, order, seq, call_id, sides, facts)
+        if row is not None:
+            rows.append(row)
     rows.sort(key=lambda r: (r.time, r.order))
+    _timer_before_its_cancel(rows)
     return rows, sides
+
+
+def _timer_before_its_cancel(rows: list[Row]) -> None:
+    """The proxy reports the CANCEL of a timed-out branch just before the timeout itself;
+    read as cause and effect, the timer comes first."""
+    for i in range(len(rows) - 1):
+        a, b = rows[i], rows[i + 1]
+        if (a.note == NOTE_CANCEL and b.note == NOTE_TIMER and a.branch == b.branch
+                and b.time - a.time < 0.05):
+            rows[i], rows[i + 1] = b, a
+
+
+def _row(e: Event, order: int, seq: int, call_id: str, sides: _Sides,
+         facts: CallFacts) -> Row | None:
+    mine = getattr(e, "call_id", None) == call_id
+    if isinstance(e, SipMessageEvent) and mine:
+        src, dst = sides.columns(e)
+        f = facts.messages.get(seq) or MessageFacts()
+        return Row(e.time, order, short_summary(e.summary), src, dst, seq=seq, event=e,
+                   has_sdp=f.has_sdp, repeat=f.repeat, failed=f.failed, branch=f.branch,
+                   pair=f.pair)
+    if isinstance(e, RouteDecisionEvent) and mine:
+        return Row(e.time, order, _decision_text(e), seq=seq, event=e, note=NOTE_DECISION,
+                   where=f"{e.route}:{e.line}", action=e.action, before=e.before, after=e.after,
+                   text=e.reason)
+    if isinstance(e, XlogEvent) and mine:
+        return Row(e.time, order, f"xlog: {e.text.rstrip()}", seq=seq, event=e, note=NOTE_XLOG,
+                   where=f"{e.route}:{e.line}", text=e.text.rstrip())
+    if isinstance(e, TransactionEvent) and mine and e.state in TRANSACTION_NOTES:
+        return _transaction_row(e, order, seq, facts)
+    if isinstance(e, VoicemailEvent):
+        text = _voicemail_text(e)
+        return Row(e.time, order, text, column=VOICEMAIL, seq=seq, event=e, note=NOTE_VOICEMAIL,
+                   text=text.removeprefix("voicemail: "))
+    if (isinstance(e, CallStateEvent) and e.component == "voicemail" and mine
+            and e.state == "disconnected"):
+        why = f" ({e.reason})" if e.reason else ""
+        return Row(e.time, order, f"voicemail: call ended{why}", column=VOICEMAIL, seq=seq,
+                   event=e, note=NOTE_VOICEMAIL, text=f"call ended{why}")
+    return None
+
+
+def _transaction_row(e: TransactionEvent, order: int, seq: int, facts: CallFacts) -> Row:
+    label = f"tm: {e.state}{' ' + e.detail if e.detail else ''}"
+    if e.state == "timeout":
+        # "fr_inv_timeout expired: local 408" → "fr_inv_timeout 2.0 s fired on branch 0: local 408"
+        timer, _, outcome = e.detail.partition(" expired")
+        duration = facts.timers.get(seq)
+        ran = f" {duration:.1f} s" if duration is not None else ""
+        text = f"{timer or 'timer'}{ran} fired on branch {e.branch}{outcome}"
+        return Row(e.time, order, f"tm: timeout {text}", seq=seq, event=e, note=NOTE_TIMER,
+                   text=text, duration=duration, branch=e.branch, failed=True,
+                   action=timer or "timer", after=outcome.removeprefix(":").strip())
+    if e.state == "failure_route":
+        route, _, why = e.detail.partition(": ")
+        return Row(e.time, order, label, seq=seq, event=e, note=NOTE_FAILURE_ROUTE,
+                   where=f"failure_route[{route}]" if why else "failure_route",
+                   text=why or e.detail, branch=e.branch)
+    if e.state in ("cancel sent", "cancelled"):
+        text = e.detail if e.state == "cancelled" else (
+            f"CANCEL sent on branch {e.branch}{' (' + e.detail + ')' if e.detail else ''}")
+        return Row(e.time, order, label, seq=seq, event=e, note=NOTE_CANCEL, text=text,
+                   branch=e.branch)
+    return Row(e.time, order, label, seq=seq, event=e, note=NOTE_TRANSACTION,
+               text=f"{e.state}{': ' + e.detail if e.detail else ''}", branch=e.branch)
 
 
 def render_ladder(events: Sequence[Event], call_id: str, *, title: str = "",
@@ -267,8 +400,7 @@ def render_ladder(events: Sequence[Event], call_id: str, *, title: str = "",
     rows, sides = build_rows(events, call_id, voicemail_address=voicemail_address,
                              voicemail_number=voicemail_number)
     width = max(width, 12)
-    titles = [f"caller {sides.caller_user}".strip(), "proxy",
-              f"callee {sides.callee_user}".strip(), "voicemail"]
+    titles = lane_titles(sides, voicemail_number)
     centers = [i * width + width // 2 for i in range(4)]
     lines: list[str] = []
     if title:
@@ -297,7 +429,7 @@ def render_ladder(events: Sequence[Event], call_id: str, *, title: str = "",
         for center in centers:
             canvas[center] = "|"
         if row.is_arrow:
-            _arrow(canvas, centers[row.src], centers[row.dst], row.label)
+            _arrow(canvas, centers[row.src], centers[row.dst], row.shown_label)
             lines.append(f"{shown:>8}  " + "".join(canvas).rstrip())
         else:
             cut = centers[row.column] + 1

@@ -155,7 +155,7 @@ class TestRendering:
         lines = text.splitlines()
         assert lines[0] == "Call 2" and lines[1] == "Call-ID c1"
         assert lines[2].split() == ["time", "caller", "1000", "proxy", "callee", "1001",
-                                    "voicemail"]
+                                    "voicemail", "2345678"]
         assert lines[3] == ("  0.000s            |----INVITE 1001--->|                   |"
                             "                   |")
         assert ("  0.003s            |                   |-------------INVITE b1001"

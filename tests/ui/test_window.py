@@ -123,7 +123,7 @@ def test_a_call_from_a_card_rings_connects_and_hangs_up(qtbot: QtBot,
                     and model.calls[0].outcome is CallOutcome.ANSWERED, timeout=WAIT_MS)
     assert model.data(model.index(0, 5)) == "answered"
     assert caller.activity.text() == "Idle"
-    assert "1000 → 1001" in window.calls.ladder.toPlainText()
+    assert "1000 → 1001" in window.calls.title.text()  # the drawn ladder's caption
 
 
 def test_a_busy_callee_goes_to_voicemail_and_the_log_says_why(qtbot: QtBot,
