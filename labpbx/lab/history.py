@@ -11,6 +11,9 @@ Rules of this module:
 - Bounded: at most ``CALL_INDEX_LIMIT`` calls are indexed at a time (the oldest are dropped), and
   a call's events are released once its row is queued.
 - ``stop()`` writes every queued row before it returns.
+- Rows that queue up while a write is under way go into the next transaction together, and the
+  table keeps the newest ``CALL_HISTORY_LIMIT`` calls (labpbx.store.db): the file is rewritten
+  whole on each write, so one write per call and an unbounded table made every write slower.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from labpbx.store.records import CallRow
 
 CALL_INDEX_LIMIT = 200
 FINISH_DELAY = 0.5  # seconds between the caller's hang-up and the row
+WRITE_BATCH = 500  # rows written in one transaction at most
 
 _STOP = object()
 
@@ -87,12 +91,35 @@ class CallHistory:
 
     def _write_loop(self) -> None:
         while True:
-            row = self._rows.get()
-            if row is _STOP:
+            first = self._rows.get()
+            batch = [first]
+            # Whatever queued up meanwhile goes in the same transaction: one file rewrite for
+            # all of them, so the writer keeps up however fast calls end.
+            while len(batch) < WRITE_BATCH:
+                try:
+                    batch.append(self._rows.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [row for row in batch if isinstance(row, CallRow)]
+            if rows:
+                self._write(rows)
+            if any(row is _STOP for row in batch):
                 return
-            assert isinstance(row, CallRow)
-            try:
-                self._store().calls_add(row)
-            except (LabPbxError, ValueError, OSError) as exc:
-                self._report(ProblemEvent(time.time(), self._component, "warning",
-                                          f"call {row.call_id} not added to the history: {exc}"))
+
+    def _write(self, rows: list[CallRow]) -> None:
+        try:
+            self._store().calls_add_many(rows)
+        except ValueError:  # one malformed row must not cost the others: one by one
+            for row in rows:
+                try:
+                    self._store().calls_add(row)
+                except (LabPbxError, ValueError, OSError) as exc:
+                    self._warn([row], exc)
+        except (LabPbxError, OSError) as exc:
+            self._warn(rows, exc)
+
+    def _warn(self, rows: list[CallRow], exc: Exception) -> None:
+        ids = ", ".join(row.call_id for row in rows[:3])
+        more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+        self._report(ProblemEvent(time.time(), self._component, "warning",
+                                  f"call {ids}{more} not added to the history: {exc}"))

@@ -173,3 +173,29 @@ def test_processes_recording_calls_at_once_lose_nothing(db_file: Path) -> None:
         mine = sorted((r for r in rows if r.caller == f"sip:10{w:02d}@127.0.0.1"),
                       key=lambda r: r.id)
         assert [r.call_id for r in mine] == [f"call-{w}-{i}" for i in range(each)]
+
+
+class TestCallsAddMany:
+    def test_one_write_assigns_ids_in_order(self, store: LabStore) -> None:
+        stored = store.calls_add_many([call(1), call(2), call(3)])
+        assert [r.id for r in stored] == [1, 2, 3]
+        assert [r.call_id for r in store.calls_list(None)] == [f"call-{n}@127.0.0.1"
+                                                              for n in (3, 2, 1)]
+
+    def test_keeps_only_the_newest(self, store: LabStore) -> None:
+        store.calls_add_many([call(n) for n in range(1, 6)], keep=None)
+        store.calls_add_many([call(6), call(7)], keep=4)
+        assert sorted(r.id for r in store.calls_list(None)) == [4, 5, 6, 7]
+        # ids are not reused after the trim
+        assert store.calls_add_many([call(8)], keep=4)[0].id == 8
+
+    def test_a_bad_row_leaves_the_file_untouched(self, store: LabStore, db_file: Path) -> None:
+        store.calls_add(call(1))
+        before = db_file.read_bytes()
+        with pytest.raises(ValueError):
+            store.calls_add_many([call(2), call(3, outcome="transferred")])
+        assert db_file.read_bytes() == before
+
+    def test_nothing_to_add_writes_nothing(self, store: LabStore) -> None:
+        assert store.calls_add_many([]) == []
+        assert store.calls_list(None) == []
