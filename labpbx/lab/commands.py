@@ -13,6 +13,7 @@ ack into a result. A wrong extension or leg still raises at once, before anythin
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -22,14 +23,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from labpbx.errors import LabPbxError, StoreError
 from labpbx.events import ComponentEvent, Event, ForwardingEvent, ProblemEvent
 from labpbx.lab.acks import Acks
+from labpbx.lab.children import ChildGone
 from labpbx.lab.config import HOST, VOICEMAIL_NUMBER, LabConfig, LabError
 from labpbx.lab.ladder import select_call
+from labpbx.lab.provisioning import Provisioning, ProvisioningError, forwarding_targets
 from labpbx.lab.registrations import Registrations
 from labpbx.phones.policy import DEFAULT_RING_TIME, Policy
 from labpbx.store.records import AvpRow
 
 if TYPE_CHECKING:
     from labpbx.lab.children import ChildProcess
+    from labpbx.lab.stream import Snapshot
     from labpbx.store.db import LabStore
 
 COMPONENT = "lab"
@@ -73,6 +77,8 @@ class LabCommands:
         def store(self) -> LabStore: ...
 
         def events(self, after: int = 0) -> list[Event]: ...
+
+        def snapshot(self) -> Snapshot: ...
 
         def _emit(self, event: Event) -> None: ...
 
@@ -203,6 +209,32 @@ class LabCommands:
         removed = self.store.avp_rm(owner=f"{ext}@{HOST}", attribute="callfwd")
         self._emit(ForwardingEvent(time.time(), COMPONENT, ext, ""))
         return removed
+
+    def sync_forwarding(self) -> int:
+        """Tell the lab state about callfwd rows changed behind its back (the provisioning
+        table, ``labpbx avp`` in a terminal): a ForwardingEvent for each extension whose
+        unconditional forward differs from the state's. Reads the store, waits for nobody;
+        returns how many events it emitted (0 when the file cannot be read)."""
+        try:
+            rows = Provisioning(self.store.path.parent).rows()
+        except ProvisioningError:
+            return 0
+        state = self.snapshot().state
+        changed = 0
+        for ext, target in forwarding_targets(rows, self.config.extensions).items():
+            known = state.extensions.get(ext)
+            if known is None or known.forwarding.unconditional != target:
+                self._emit(ForwardingEvent(time.time(), COMPONENT, ext, target))
+                changed += 1
+        return changed
+
+    def refresh_mwi(self, mailbox: str) -> None:
+        """Ask the voicemail box to count ``mailbox``'s messages again and NOTIFY the phone
+        (after a message was marked heard or deleted): the box stays the owner of message
+        waiting; its MwiEvent updates the state. Fire-and-forget: a box that refuses says so
+        with a ProblemEvent; a box that is down (restarting) misses this one."""
+        with contextlib.suppress(ChildGone, LabError):
+            self.child("voicemail").send({"cmd": "mwi", "mailbox": mailbox})
 
     def _announce_forwarding(self) -> None:
         """A ForwardingEvent per extension with a callfwd AVP in the store (at start), so the

@@ -82,6 +82,7 @@ META = "meta"
 KNOWN_TABLES = (META, USR_PREFERENCES, LOCATION, SUBSCRIBER, VOICEMAIL, CALLS)
 NON_AVP_TABLES = frozenset({META, LOCATION, SUBSCRIBER, VOICEMAIL, CALLS})
 DEFAULT_LOCK_TIMEOUT = 10.0
+CALL_HISTORY_LIMIT = 1000  # calls kept by the lab's history writer (oldest go first)
 _META_ID = 1
 
 _Sig = tuple[int, int, int]
@@ -627,6 +628,32 @@ class LabStore:
                 txn.table(table).remove(doc_ids=[r.id for r in doomed])
         return len(doomed)
 
+    def avp_update(self, row_id: int, owner: str | Owner, attribute: str, type_: int,
+                   value: str | int, table: str = USR_PREFERENCES) -> AvpRow:
+        """Rewrite every column of row ``row_id`` (a provisioning table's "edit"); the id stays
+        and ``last_modified`` is now. ValueError (file untouched) for invalid arguments or when
+        there is no such row (another process may have removed it since it was shown)."""
+        table = _avp_table(table)
+        who = owner if isinstance(owner, Owner) else parse_owner(owner)
+        text = self._value_text(type_, value)
+        validate_avp(attribute, type_, text)
+        row = AvpRow(row_id, who.uuid, who.username, who.domain, attribute, type_, text,
+                     self._stamp())
+        with self._transaction() as txn:
+            if str(row_id) not in txn.raw(table):
+                raise ValueError(f"there is no row {row_id} in {table} (removed meanwhile?)")
+            txn.table(table).upsert(Document(row.to_dict(), doc_id=row_id))
+        return row
+
+    def avp_delete_id(self, row_id: int, table: str = USR_PREFERENCES) -> AvpRow | None:
+        """Delete row ``row_id``; return it, or None when there was no such row."""
+        table = _avp_table(table)
+        with self._transaction() as txn:
+            found = [r for r in txn.avp_rows(table) if r.id == row_id]
+            if found:
+                txn.table(table).remove(doc_ids=[row_id])
+        return found[0] if found else None
+
     # --- usr_preferences: the script functions avp_db_load / avp_db_store / avp_db_delete --------
 
     def avp_lookup(self, *, username: str | None = None, domain: str | None = None,
@@ -845,6 +872,30 @@ class LabStore:
             row_id = txn.allocate_id(CALLS)
             stored = replace(checked, id=row_id)
             txn.table(CALLS).insert(Document(stored.to_dict(), doc_id=row_id))
+        return stored
+
+    def calls_add_many(self, rows: Sequence[CallRow], keep: int | None = CALL_HISTORY_LIMIT
+                       ) -> list[CallRow]:
+        """Append ``rows`` in one transaction (one read and one write of the file however many
+        rows), then keep only the newest ``keep`` calls (None: all); the stored rows.
+
+        The history is bounded because the file is rewritten whole on every write: unbounded,
+        a lab that sipp drives at 200 calls/s spent ever longer rewriting it, and every reader
+        (the window's views) ever longer re-reading it. ValueError (file untouched) as
+        ``calls_add``."""
+        checked = [validate_call(row) for row in rows]
+        if not checked:
+            return []
+        stored: list[CallRow] = []
+        with self._transaction() as txn:
+            for row in checked:
+                row_id = txn.allocate_id(CALLS)
+                stored.append(replace(row, id=row_id))
+                txn.table(CALLS).insert(Document(stored[-1].to_dict(), doc_id=row_id))
+            if keep is not None:
+                ids = sorted(int(k) for k in txn.raw(CALLS))
+                if len(ids) > keep:
+                    txn.table(CALLS).remove(doc_ids=ids[:len(ids) - keep])
         return stored
 
     def calls_list(self, limit: int | None = 100) -> list[CallRow]:
