@@ -11,7 +11,10 @@ Rules of this module:
   Human-readable lines (xlog, problems, the banner) go to stderr.
 - stdin carries commands, one JSON object per line, read by a thread that never touches the
   proxy; it hands each command to the event loop (``call_soon_threadsafe``):
-      {"cmd": "reload", "id": …}  load the script file again; ack extra: reloaded (bool), message
+      {"cmd": "reload", "id": …}  load the script file again; ack extra: reloaded (bool), message,
+                                  and when refused, error: the Diagnostic (line, column, message …)
+      {"cmd": "reload", "path": p, "id": …}  load ``p``, which becomes the script file (what a
+                                  later reload or SIGHUP reads) only if it loads
       {"cmd": "status", "id": …}  ack extra: address, timers, script
       {"cmd": "set_timers", "fr_timeout": s, "fr_inv_timeout": s, "id": …}  change the tm timers
                                   of the running proxy (either may be left out); ack extra: timers
@@ -43,6 +46,7 @@ from labpbx.errors import ConfigError, LabPbxError, ScriptError
 from labpbx.events import ComponentEvent, Event
 from labpbx.paths import db_path
 from labpbx.proxy.service import ConsolePrinter, ProxyOptions, ProxyService
+from labpbx.script.diagnostics import diagnostic_of
 
 COMPONENT = "proxy"
 
@@ -125,9 +129,9 @@ async def serve(options: ProxyOptions, out: _Out) -> int:
                 "script": str(service.script_path),
                 "media": str(service.script.defines.get("MEDIA_SERVER", ""))}
 
-    def reload() -> tuple[bool, str]:
+    def reload(path: Path | None = None) -> tuple[bool, str]:
         before = service.script
-        message = service.reload_script()
+        message = service.reload_script(path)
         return service.script is not before, message
 
     def ack(command: dict[str, Any], status: str, detail: str, extra: dict[str, Any]) -> None:
@@ -145,9 +149,13 @@ async def serve(options: ProxyOptions, out: _Out) -> int:
             if "id" in command:
                 ack(command, "ack", "quit", {})
         elif name == "reload":
-            ok, message = reload()
+            path = command.get("path")
+            ok, message = reload(Path(path) if isinstance(path, str) and path else None)
             printer.out.write(message + "\n")
-            ack(command, "ack", message, {"reloaded": ok, "message": message})
+            extra: dict[str, Any] = {"reloaded": ok, "message": message}
+            if not ok and service.reload_error is not None:
+                extra["error"] = diagnostic_of(service.reload_error).to_dict()
+            ack(command, "ack", message, extra)
         elif name == "set_timers":
             try:
                 message = service.set_timers(_seconds(command.get("fr_timeout")),

@@ -108,6 +108,7 @@ class ProxyService:
         self.options = options
         self.sink = sink
         self.script, self.script_path = load_proxy_script(options)
+        self.reload_error: LabPbxError | None = None  # why the last reload_script refused
         self.config = build_config(options, self.script)
         self.store = LabStore(options.db_path) if options.db_path is not None else None
         if self.store is not None:
@@ -151,12 +152,21 @@ class ProxyService:
             self.endpoint.close()
             self.endpoint = None
 
-    def reload_script(self) -> str:
-        """Load the script file again; on error keep the running script and say why."""
+    def reload_script(self, path: Path | None = None) -> str:
+        """Load the script file again (or ``path``, which then becomes the script file); on
+        error keep the running script and its file, say why and keep the error in
+        ``reload_error``. Only the routes change: modparams and globals (timers, listen) stay
+        as they were at start (restart the proxy for those). Transactions in flight keep
+        going; a route they armed (t_on_failure …) is looked up by name in the new script when
+        it fires, and one the new script lacks is reported as a script error."""
+        options = self.options if path is None else replace(self.options, script_path=path)
         try:
-            script, _ = load_proxy_script(self.options)
+            script, loaded = load_proxy_script(options)
         except LabPbxError as exc:
+            self.reload_error = exc
             return f"script not reloaded, the running one stays: {exc}"
+        self.reload_error = None
+        self.options, self.script_path = options, loaded
         self.script = script
         self.engine.script = script
         return f"script reloaded from {self.script_path}"
