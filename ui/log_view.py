@@ -8,22 +8,31 @@ Rules of this module:
 - Rows arrive in batches (one beginInsertRows per batch) from the bridge's timer.
 - Filtering is a QSortFilterProxyModel; the marker rows always pass, so the "dropped" notice
   stays visible whatever the filter.
+- Headers and marker rows are worded when shown (tr in headerData/data), so on LanguageChange
+  the view's ``retranslate_ui`` only has the model announce them changed. Levels, routes, xlog
+  lines and SIP text are the lab's own words, never translated.
+- A decision or xlog row leads to its line in the Script tab: Ctrl+J or the context menu emits
+  ``script_line_requested(line)``; the main window switches tabs.
 """
 
 from __future__ import annotations
 
 import collections
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
+    Signal,
 )
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QAction, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -37,10 +46,11 @@ from PySide6.QtWidgets import (
 from labpbx.events import ComponentEvent, Event, GapEvent, ProblemEvent, RouteDecisionEvent, XlogEvent
 from labpbx.lab.state import CallSummary
 from ui.compact_table import CompactTable
-from ui.text import clock_text, translate
+from ui.text import arg, clock_text
 
 Index = QModelIndex | QPersistentModelIndex
 LOG_LIMIT = 5000
+CHOICES_INTERVAL = 1.0  # seconds between two rebuilds of the call chooser
 COLUMNS = ("Time", "Call", "Level", "Where", "What")  # headers: see _headers (tr)
 # Widths of all but the last column: the widest usual content (longer text is elided, with the
 # whole line in the tooltip); fixed, since measuring the rows on each batch stalls a live log.
@@ -56,11 +66,15 @@ class LogRow:
     seq: int
     time: float
     call_id: str
-    kind: str  # "decision" | "xlog" | "problem" | "marker"
+    kind: str  # "decision" | "xlog" | "problem" | "marker" (this log dropped) | "gap" (the lab)
     level: int  # xlog's numeric level; decisions 3 (info), problems -1/1
     level_name: str
     where: str  # "failure_route[missed_call]:182"
     text: str
+    dropped: int = 0  # a marker's or gap's count of events gone (worded by LogModel.data)
+
+
+MARKERS = ("marker", "gap")
 
 
 def row_of(seq: int, event: Event) -> LogRow | None:
@@ -87,9 +101,7 @@ def row_of(seq: int, event: Event) -> LogRow | None:
                       "warning" if level == L_WARN else "error", event.component,
                       f"{event.status}: {event.detail}" if event.detail else event.status)
     if isinstance(event, GapEvent):
-        return LogRow(seq, event.time, "", "marker", 0, "", "",
-                      translate("LogModel", "%1 older events dropped by the lab")
-                      .replace("%1", str(event.dropped)))
+        return LogRow(seq, event.time, "", "gap", 0, "", "", "", event.dropped)
     return None
 
 
@@ -118,8 +130,7 @@ class LogModel(QAbstractTableModel):
 
     def row(self, index: int) -> LogRow:
         if self.dropped and index == 0:
-            return LogRow(0, 0.0, "", "marker", 0, "", "",
-                          self.tr("… %1 older events dropped …").replace("%1", str(self.dropped)))
+            return LogRow(0, 0.0, "", "marker", 0, "", "", "", self.dropped)
         return self.rows[index - self._marker_rows()]
 
     def _headers(self) -> tuple[str, ...]:
@@ -132,10 +143,12 @@ class LogModel(QAbstractTableModel):
             return None
         row = self.row(index.row())
         column = index.column()
+        if row.kind in MARKERS:
+            if column == len(COLUMNS) - 1:
+                return self._marker_text(row)
+            return "⋯" if column == 0 and role == Qt.ItemDataRole.DisplayRole else None
         if role == Qt.ItemDataRole.ToolTipRole:  # the whole line, where the column elides it
             return row.text if column == len(COLUMNS) - 1 else None
-        if row.kind == "marker":
-            return row.text if column == len(COLUMNS) - 1 else ("⋯" if column == 0 else "")
         if column == 0:
             return clock_text(row.time)
         if column == 1:
@@ -145,6 +158,17 @@ class LogModel(QAbstractTableModel):
         if column == 3:
             return row.where
         return row.text
+
+    def _marker_text(self, row: LogRow) -> str:
+        if row.kind == "gap":
+            return arg(self.tr("%1 older events dropped by the lab"), row.dropped)
+        return arg(self.tr("… %1 older events dropped …"), row.dropped)
+
+    def retranslate(self) -> None:
+        """The language changed: headers and marker rows read their words again."""
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(COLUMNS) - 1))
 
     def add_events(self, batch: list[tuple[int, Event]]) -> None:
         new = [r for r in (row_of(seq, e) for seq, e in batch) if r is not None]
@@ -174,14 +198,24 @@ class LogModel(QAbstractTableModel):
             self.dropped = lost
             self.endInsertRows()
 
-    def set_calls(self, calls: tuple[CallSummary, ...], numbers: list[int]) -> None:
-        """Name the calls as the calls list does ("3: 1000 → 1001")."""
+    def set_calls(self, calls: tuple[CallSummary, ...], numbers: list[int]) -> bool:
+        """Name the calls as the calls list does ("3: 1000 → 1001"); whether a name changed.
+
+        No dataChanged: the names are read at paint time and take no part in the filter, so
+        the view only has to repaint what it shows (LogView does); a dataChanged per batch made
+        the filter proxy re-map its rows, ~13 ms a batch with a full log."""
         names = {c.call_id: f"{n}: {c.caller}→{c.callee}"
                  for c, n in zip(calls, numbers, strict=False)}
-        if names != self.call_names:
-            self.call_names = names
-            if self.rows:
-                self.dataChanged.emit(self.index(0, 1), self.index(self.rowCount() - 1, 1))
+        if all(self.call_names.get(k) == v for k, v in names.items()):
+            return False
+        # A call that left the calls list keeps its name here (its rows still show it);
+        # names of calls no longer in the log are let go now and then.
+        self.call_names.update(names)
+        if len(self.call_names) > 2 * len(names) + 100:
+            present = {row.call_id for row in self.rows}
+            self.call_names = {k: v for k, v in self.call_names.items()
+                               if k in present or k in names}
+        return True
 
 
 class LogFilter(QSortFilterProxyModel):
@@ -206,7 +240,7 @@ class LogFilter(QSortFilterProxyModel):
         model = self.sourceModel()
         assert isinstance(model, LogModel)
         row = model.row(source_row)
-        if row.kind == "marker":
+        if row.kind in MARKERS:
             return True
         if self.call_id and row.call_id != self.call_id:
             return False
@@ -222,7 +256,17 @@ class LogFilter(QSortFilterProxyModel):
         return True
 
 
+def script_line(row: LogRow) -> int:
+    """The script line a decision or xlog row comes from (0 for the other rows)."""
+    if row.kind not in ("decision", "xlog"):
+        return 0
+    tail = row.where.rpartition(":")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
 class LogView(QWidget):
+    script_line_requested = Signal(int)  # "Show in the script" (Ctrl+J): the row's script line
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = LogModel(parent=self)
@@ -234,30 +278,25 @@ class LogView(QWidget):
         self.table.verticalHeader().hide()
         self.table.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.table.fit_columns(COLUMN_SAMPLES)
-        self.table.setAccessibleName(self.tr("Routing log"))
         self.table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.table.setWordWrap(False)
 
         self.call = QComboBox()
-        self.call.addItem(self.tr("All calls"), "")
-        self.call.setAccessibleName(self.tr("Show the log of one call"))
+        self.call.addItem("", "")  # "All calls": retranslate_ui
         self.level = QComboBox()
-        for label, value in ((self.tr("All levels"), ALL), (self.tr("Decisions"), DECISIONS),
-                             (self.tr("xlog lines"), XLOG), (self.tr("Warnings and errors"), WARNINGS)):
-            self.level.addItem(label, value)
-        self.level.setAccessibleName(self.tr("Show log levels"))
+        for value in (ALL, DECISIONS, XLOG, WARNINGS):
+            self.level.addItem("", value)  # the labels: retranslate_ui
         self.text = QLineEdit()
-        self.text.setPlaceholderText(self.tr("Filter text…"))
         self.text.setClearButtonEnabled(True)
-        self.text.setAccessibleName(self.tr("Filter the log by text"))
         for widget in (self.call, self.level, self.text):
             widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         bar = QHBoxLayout()
-        for caption, widget in ((self.tr("&Call:"), self.call), (self.tr("&Level:"), self.level),
-                                (self.tr("&Text:"), self.text)):
-            buddy = QLabel(caption)
+        self.captions: list[QLabel] = []  # "&Call:", "&Level:", "&Text:"
+        for widget in (self.call, self.level, self.text):
+            buddy = QLabel()
             buddy.setBuddy(widget)
+            self.captions.append(buddy)
             bar.addWidget(buddy)
             bar.addWidget(widget, 2 if widget is self.text else 1)
         layout = QVBoxLayout(self)
@@ -269,12 +308,72 @@ class LogView(QWidget):
         self.level.currentIndexChanged.connect(self._refilter)
         self.text.textChanged.connect(self._refilter)
         self.proxy.rowsInserted.connect(self._follow)
+        self._pending_calls: tuple[tuple[CallSummary, ...], list[int]] = ((), [])
+        self._choices_at = 0.0
+        self._choices_timer = QTimer(self)
+        self._choices_timer.setSingleShot(True)
+        self._choices_timer.timeout.connect(self._refresh_choices)
+        # The row's line in the Script tab: context menu and Ctrl+J on the table.
+        self.script_action = QAction(self)
+        self.script_action.setShortcut(QKeySequence("Ctrl+J"))
+        self.script_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.script_action.triggered.connect(self._request_script_line)
+        self.table.addAction(self.script_action)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.retranslate_ui()
+
+    def retranslate_ui(self) -> None:
+        """Set every text in the current language (at start and on LanguageChange)."""
+        self.table.setAccessibleName(self.tr("Routing log"))
+        self.call.setItemText(0, self.tr("All calls"))
+        self.call.setAccessibleName(self.tr("Show the log of one call"))
+        levels = {ALL: self.tr("All levels"), DECISIONS: self.tr("Decisions"),
+                  XLOG: self.tr("xlog lines"), WARNINGS: self.tr("Warnings and errors")}
+        for index in range(self.level.count()):
+            self.level.setItemText(index, levels[str(self.level.itemData(index))])
+        self.level.setAccessibleName(self.tr("Show log levels"))
+        self.text.setPlaceholderText(self.tr("Filter text…"))
+        self.text.setAccessibleName(self.tr("Filter the log by text"))
+        for label, caption in zip(self.captions, (self.tr("&Call:"), self.tr("&Level:"),
+                                                  self.tr("&Text:")), strict=True):
+            label.setText(caption)
+        self.model.retranslate()
+        self.script_action.setText(self.tr("Show this line in the &script"))
+        self.script_action.setToolTip(self.tr("Show the script line of this decision (Ctrl+J)"))
+
+    def changeEvent(self, event: QEvent) -> None:  # Qt's name
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate_ui()
 
     def add_events(self, batch: list[tuple[int, Event]]) -> None:
         self.model.add_events(batch)
 
+    def _request_script_line(self) -> None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return
+        line = script_line(self.model.row(self.proxy.mapToSource(index).row()))
+        if line:
+            self.script_line_requested.emit(line)
+
     def set_calls(self, calls: tuple[CallSummary, ...], numbers: list[int]) -> None:
-        self.model.set_calls(calls, numbers)
+        if self.model.set_calls(calls, numbers):
+            self.table.viewport().update()
+        # The call chooser is rebuilt at most once a second: with sipp driving hundreds of
+        # calls a second, rebuilding it on every 30-Hz batch cost the GUI thread more than the
+        # log itself (bench/bench_window.py).
+        self._pending_calls = (calls, numbers)
+        wait = CHOICES_INTERVAL - (time.monotonic() - self._choices_at)
+        if wait <= 0:
+            self._refresh_choices()
+        elif not self._choices_timer.isActive():
+            self._choices_timer.start(int(wait * 1000) + 1)
+
+    def _refresh_choices(self) -> None:
+        self._choices_timer.stop()
+        self._choices_at = time.monotonic()
+        calls, numbers = self._pending_calls
         current = self.call.currentData()
         wanted = [("", self.tr("All calls"))] + [
             (c.call_id, f"{n}: {c.caller} → {c.callee}")
@@ -294,6 +393,7 @@ class LogView(QWidget):
 
     def show_call(self, call_id: str) -> None:
         """Filter the log to one call (the calls list's Enter / double-click)."""
+        self._refresh_choices()
         index = self.call.findData(call_id)
         if index >= 0:
             self.call.setCurrentIndex(index)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -130,7 +130,9 @@ class VoicemailView(QWidget):
         bridge.command_failed.connect(self._on_failed)
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
-        self._poll.timeout.connect(self.refresh)
+        # Polled only while shown (showEvent reads at once): under a sipp load the index file
+        # changes with every batch of the call history, and each look parses all of it.
+        self._poll.timeout.connect(lambda: self.refresh() if self.isVisible() else None)
         self._poll.start()
         self.refresh()
         if self.boxes.rows:
@@ -235,6 +237,10 @@ class VoicemailView(QWidget):
     def add_events(self, batch: list[tuple[int, Event]]) -> None:
         if any(isinstance(e, VoicemailEvent | MwiEvent) for _s, e in batch):
             self.refresh(force=True)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh()
 
     def _show_title(self) -> None:
         box = next((b for b in self.boxes.rows if b.mailbox == self.mailbox), None)

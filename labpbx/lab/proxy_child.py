@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -43,12 +44,13 @@ from typing import IO, Any
 
 from labpbx import argtypes
 from labpbx.errors import ConfigError, LabPbxError, ScriptError
-from labpbx.events import ComponentEvent, Event
+from labpbx.events import ComponentEvent, Event, ProblemEvent, SipMessageEvent
 from labpbx.paths import db_path
 from labpbx.proxy.service import ConsolePrinter, ProxyOptions, ProxyService
 from labpbx.script.diagnostics import diagnostic_of
 
 COMPONENT = "proxy"
+MAX_PENDING_EVENTS = 20_000  # queued event lines (~6 MB) before SIP trace events are dropped
 
 
 
@@ -69,15 +71,66 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _Out:
-    """Writes events as JSON lines; only the event-loop thread calls it."""
+    """Writes events as JSON lines. The event loop only queues a line; a writer thread writes
+    them to the pipe, so the proxy's SIP never waits for the supervisor to read: a window
+    that holds the reading process's GIL for a moment made the old flush-per-event writer
+    block the loop, and calls failed at 200 calls/s (bench/bench_window.py).
 
-    def __init__(self, stream: IO[str]) -> None:
+    Bounded: while ``max_pending`` lines wait, new SIP trace events (SipMessageEvent) are not
+    queued but counted, and one ProblemEvent says how many were dropped; decisions, xlog lines,
+    command acks and status events are always kept (they are few and the lab needs them)."""
+
+    def __init__(self, stream: IO[str], max_pending: int = MAX_PENDING_EVENTS) -> None:
         self.stream = stream
+        self.max_pending = max_pending
+        self._lines: collections.deque[str] = collections.deque()
+        self._dropped = 0
+        self._closed = False
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._write_loop, name="proxy-events",
+                                        daemon=True)
+        self._thread.start()
 
     def __call__(self, event: Event) -> None:
-        with contextlib.suppress(OSError, ValueError):  # the supervisor is gone: EOF stops us
-            self.stream.write(event.to_json() + "\n")
-            self.stream.flush()
+        with self._ready:
+            if isinstance(event, SipMessageEvent) and len(self._lines) >= self.max_pending:
+                self._dropped += 1
+                return
+            self._lines.append(event.to_json() + "\n")
+            if len(self._lines) == 1:
+                self._ready.notify()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._ready:
+                while not self._lines and not self._closed:
+                    self._ready.wait()
+                if not self._lines:
+                    return
+                lines = list(self._lines)
+                self._lines.clear()
+                dropped, self._dropped = self._dropped, 0
+            if dropped:
+                lines.append(ProblemEvent(
+                    time.time(), COMPONENT, "warning",
+                    f"{dropped} SIP trace events were not reported: the lab read the proxy's "
+                    "events more slowly than the proxy made them (routing was not affected)"
+                ).to_json() + "\n")
+            try:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except (OSError, ValueError):  # the supervisor is gone: EOF on stdin stops us
+                with self._ready:
+                    self._closed = True
+                    self._lines.clear()
+                return
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then end the writer (before the process exits)."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+        self._thread.join(timeout)
 
 
 def _read_commands(loop: asyncio.AbstractEventLoop, handle: Any) -> None:
@@ -200,6 +253,13 @@ def main(argv: Sequence[str], data_dir: Path) -> int:
     """Run until quit / EOF / SIGTERM / SIGINT. Returns the exit code."""
     args = build_parser().parse_args(argv)
     out = _Out(sys.stdout)
+    try:
+        return _run(args, data_dir, out)
+    finally:
+        out.close()
+
+
+def _run(args: argparse.Namespace, data_dir: Path, out: _Out) -> int:
     out(ComponentEvent(time.time(), COMPONENT, status="starting", extra={"pid": os.getpid()}))
     options = ProxyOptions(listen=args.listen, media=args.media, mwi=args.mwi,
                            fr_timeout=args.fr_timeout,
