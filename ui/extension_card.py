@@ -9,6 +9,8 @@ Rules of this module:
   the window scrolls the card into view — never colour alone.
 - Every control has an accessible name that includes the extension, so a screen reader (and a
   test) can tell the five cards' "Call" buttons apart.
+- Its texts are set in ``retranslate_ui`` (again on LanguageChange); the number, peers and URIs
+  are never translated.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from PySide6.QtWidgets import (
 from labpbx.lab.config import VOICEMAIL_NUMBER
 from labpbx.lab.state import Activity, ExtensionState, Leg, LegState
 from labpbx.phones.policy import DEFAULT_RING_TIME, Policy
-from ui.text import activity_text, policy_label, registration_text
+from ui.text import activity_text, arg, policy_label, registration_text
 
 TITLE_SCALE = 1.6
 RINGING_FRAME = 3  # px
@@ -52,7 +54,6 @@ class ExtensionCard(QFrame):
         self.state = ExtensionState(number)
         self.setObjectName(f"card-{number}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAccessibleName(self.tr("Extension %1").replace("%1", number))
 
         self.title = QLabel(number)
         self.registration = QLabel()
@@ -64,35 +65,22 @@ class ExtensionCard(QFrame):
 
         self.policy = QComboBox()
         for policy in Policy:
-            self.policy.addItem(policy_label(policy), policy.value)
-        self.policy.setAccessibleName(self.tr("Answer policy of %1").replace("%1", number))
+            self.policy.addItem("", policy.value)  # the label: retranslate_ui
         self.ring_time = QDoubleSpinBox()
         self.ring_time.setRange(0.0, 60.0)
         self.ring_time.setDecimals(1)
         self.ring_time.setSingleStep(0.5)
         self.ring_time.setValue(DEFAULT_RING_TIME)
-        self.ring_time.setSuffix(self.tr(" s"))
-        self.ring_time.setAccessibleName(self.tr("Ring time before %1 answers").replace("%1", number))
-        self.apply_policy = QPushButton(self.tr("Set"))
-        self.apply_policy.setAccessibleName(self.tr("Set the answer policy of %1").replace("%1", number))
+        self.apply_policy = QPushButton()
 
         self.target = QComboBox()
         self.target.setEditable(True)
         self.target.addItems([*others, VOICEMAIL_NUMBER])
-        self.target.setToolTip(self.tr("An extension, the voicemail number or a sip: URI"))
-        self.target.setAccessibleName(self.tr("Whom %1 calls").replace("%1", number))
-        self.call_button = QPushButton(self.tr("Call"))
-        self.call_button.setAccessibleName(self.tr("Call from %1").replace("%1", number))
-        self.answer_button = QPushButton(self.tr("Answer"))
-        self.answer_button.setAccessibleName(self.tr("Answer the call to %1").replace("%1", number))
-        self.busy_button = QPushButton(self.tr("Busy (486)"))
-        self.busy_button.setAccessibleName(
-            self.tr("Reject the call to %1 as busy (486 Busy Here)").replace("%1", number))
-        self.decline_button = QPushButton(self.tr("Decline (603)"))
-        self.decline_button.setAccessibleName(
-            self.tr("Decline the call to %1 (603 Decline)").replace("%1", number))
-        self.hangup_button = QPushButton(self.tr("Hang up"))
-        self.hangup_button.setAccessibleName(self.tr("Hang up the call of %1").replace("%1", number))
+        self.call_button = QPushButton()
+        self.answer_button = QPushButton()
+        self.busy_button = QPushButton()
+        self.decline_button = QPushButton()
+        self.hangup_button = QPushButton()
 
         for widget in (self.policy, self.ring_time, self.apply_policy, self.target,
                        self.call_button, self.answer_button, self.busy_button,
@@ -103,9 +91,9 @@ class ExtensionCard(QFrame):
         head.addWidget(self.title)
         head.addWidget(self.activity, 1)
         policy_row = QHBoxLayout()
-        policy_label_widget = QLabel(self.tr("Policy:"))
-        policy_label_widget.setBuddy(self.policy)
-        policy_row.addWidget(policy_label_widget)
+        self.policy_caption = QLabel()
+        self.policy_caption.setBuddy(self.policy)
+        policy_row.addWidget(self.policy_caption)
         policy_row.addWidget(self.policy, 1)
         policy_row.addWidget(self.ring_time)
         policy_row.addWidget(self.apply_policy)
@@ -141,7 +129,44 @@ class ExtensionCard(QFrame):
         self.hangup_button.clicked.connect(self._hangup)
         self._ringing_shown = False
         self._scale_title()
-        self.show_state(self.state)
+        self.retranslate_ui()
+
+    def retranslate_ui(self) -> None:
+        """Set every text in the current language (at start and on LanguageChange)."""
+        number = self.number
+        self.setAccessibleName(arg(self.tr("Extension %1"), number))
+        for index in range(self.policy.count()):
+            self.policy.setItemText(index, policy_label(Policy(self.policy.itemData(index))))
+        self.policy.setAccessibleName(arg(self.tr("Answer policy of %1"), number))
+        self.policy_caption.setText(self.tr("Policy:"))
+        self.ring_time.setSuffix(self.tr(" s"))
+        self.ring_time.setAccessibleName(arg(self.tr("Ring time before %1 answers"), number))
+        self.apply_policy.setText(self.tr("Set"))
+        self.apply_policy.setAccessibleName(arg(self.tr("Set the answer policy of %1"), number))
+        self.target.setToolTip(self.tr("An extension, the voicemail number or a sip: URI"))
+        self.target.setAccessibleName(arg(self.tr("Whom %1 calls"), number))
+        self.call_button.setText(self.tr("Call"))
+        self.call_button.setAccessibleName(arg(self.tr("Call from %1"), number))
+        self.answer_button.setText(self.tr("Answer"))
+        self.answer_button.setAccessibleName(arg(self.tr("Answer the call to %1"), number))
+        self.busy_button.setText(self.tr("Busy (486)"))
+        self.busy_button.setAccessibleName(
+            arg(self.tr("Reject the call to %1 as busy (486 Busy Here)"), number))
+        self.decline_button.setText(self.tr("Decline (603)"))
+        self.decline_button.setAccessibleName(
+            arg(self.tr("Decline the call to %1 (603 Decline)"), number))
+        self.hangup_button.setText(self.tr("Hang up"))
+        self.hangup_button.setAccessibleName(arg(self.tr("Hang up the call of %1"), number))
+        self._fit_mwi()
+        self.show_state(self.state)  # the state's words (registration, activity, badges)
+
+    def _fit_mwi(self) -> None:
+        # The messages badge is as wide as its widest wording in this language and font, so the
+        # card's minimum width (which sizes the cards' column) holds it whatever the count: "✉ 1
+        # 条新留言" is wider than "✉ 无新留言" and would otherwise be clipped when a message comes.
+        metrics = self.mwi.fontMetrics()
+        self.mwi.setMinimumWidth(max(metrics.horizontalAdvance(text) for text in (
+            self.tr("✉ %n new", "", 99), self.tr("✉ no new messages"))))
 
     # ============================================================== showing
 
@@ -170,11 +195,10 @@ class ExtensionCard(QFrame):
                 self.ring_time.setValue(state.ring_time)
         self._policy_shown()
         self.forwarding.setText(self._forwarding_text(state))
-        self.mwi.setText(self.tr("✉ %1 new").replace("%1", str(state.new_messages))
+        self.mwi.setText(self.tr("✉ %n new", "", state.new_messages)
                          if state.new_messages else self.tr("✉ no new messages"))
-        self.mwi.setAccessibleName(self.tr("Messages waiting for %1: %2")
-                                   .replace("%1", self.number)
-                                   .replace("%2", str(state.new_messages)))
+        self.mwi.setAccessibleName(arg(self.tr("Messages waiting for %1: %2"), self.number,
+                                       state.new_messages))
         self.answer_button.setEnabled(ringing)
         self.busy_button.setEnabled(ringing)
         self.decline_button.setEnabled(ringing)
@@ -184,14 +208,14 @@ class ExtensionCard(QFrame):
         badges: list[str] = []
         fwd = state.forwarding
         if fwd.unconditional:
-            badges.append(self.tr("↪ always → %1").replace("%1", fwd.unconditional))
+            badges.append(arg(self.tr("↪ always → %1"), fwd.unconditional))
         if fwd.busy and fwd.busy == fwd.no_answer:  # the default script: one badge, one line
-            badges.append(self.tr("↪ busy, no answer → %1").replace("%1", fwd.busy))
+            badges.append(arg(self.tr("↪ busy, no answer → %1"), fwd.busy))
         else:
             if fwd.busy:
-                badges.append(self.tr("↪ busy → %1").replace("%1", fwd.busy))
+                badges.append(arg(self.tr("↪ busy → %1"), fwd.busy))
             if fwd.no_answer:
-                badges.append(self.tr("↪ no answer → %1").replace("%1", fwd.no_answer))
+                badges.append(arg(self.tr("↪ no answer → %1"), fwd.no_answer))
         return "   ".join(badges) if badges else self.tr("no forwarding")
 
     def _ringing_leg(self) -> Leg | None:
@@ -225,6 +249,9 @@ class ExtensionCard(QFrame):
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._scale_title()  # zoom: the number stays bigger than the rest
+            self._fit_mwi()
+        elif event.type() == QEvent.Type.LanguageChange:
+            self.retranslate_ui()
 
     def _scale_title(self) -> None:
         font = self.font()

@@ -4,6 +4,8 @@ Qt's xcb platform plugin ends the process with qFatal (SIGABRT, no message a use
 when one of its X libraries is missing or the display cannot be opened. Both are checked here
 first, so ``labpbx`` says which Debian packages to install, or that the display is not there.
 Only for X11 (DISPLAY set, no Wayland, no QT_QPA_PLATFORM chosen); other platforms pass.
+Its messages are English: they are printed on the terminal before any QApplication (and so any
+translator) exists.
 """
 
 from __future__ import annotations

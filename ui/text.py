@@ -1,9 +1,14 @@
 """The words the window shows for the lab's states, all through Qt's translation machinery
-(``QCoreApplication.translate``), so .ts/.qm files can be added without touching the views.
-SIP messages, script text and numbers are shown as they are, never translated."""
+(``QCoreApplication.translate`` in the context "LabText", found by pyside6-lupdate), so the views
+show them in the current language (ui.i18n). The functions translate when called: a view calls
+them again from its ``retranslate_ui`` when the language changes.
+SIP messages, script text and numbers are shown as they are, never translated. Placeholders are
+%1, %2 … filled by ``arg`` (one pass, like QString.arg), so a translator may reorder them; each
+string is a whole sentence, never glued from fragments."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from PySide6.QtCore import QCoreApplication
@@ -16,6 +21,17 @@ from labpbx.phones.policy import Policy
 # ``translate("LabText", "…")`` spelled out at each use: pyside6-lupdate finds the strings by
 # that call shape (a wrapper function would hide them from it).
 translate = QCoreApplication.translate
+_PLACEHOLDER = re.compile(r"%([1-9])")
+
+
+def arg(template: str, *values: object) -> str:
+    """``template`` with %1, %2 … replaced by ``values`` in one pass (as QString.arg does), so a
+    value that itself contains "%2" (a percent-encoded URI) is never replaced again."""
+    def value(match: re.Match[str]) -> str:
+        index = int(match.group(1)) - 1
+        return str(values[index]) if index < len(values) else match.group(0)
+
+    return _PLACEHOLDER.sub(value, template)
 
 
 def policy_label(policy: Policy) -> str:
@@ -80,10 +96,14 @@ def registration_text(ext: ExtensionState) -> str:
     """A symbol and words: the state is never told by colour alone."""
     if ext.registered:
         where = ext.contact or ext.registration
-        return translate("LabText", "● registered") + (f" — {where}" if where else "")
+        if where:
+            return arg(translate("LabText", "● registered — %1"), where)
+        return translate("LabText", "● registered")
     if ext.policy is Policy.OFFLINE:
         return translate("LabText", "○ offline (not registered)")
-    return translate("LabText", "○ not registered") + (f" — {ext.registration}" if ext.registration else "")
+    if ext.registration:
+        return arg(translate("LabText", "○ not registered — %1"), ext.registration)
+    return translate("LabText", "○ not registered")
 
 
 def activity_text(ext: ExtensionState, now: float) -> str:
@@ -92,12 +112,11 @@ def activity_text(ext: ExtensionState, now: float) -> str:
     if activity is Activity.IDLE or leg is None:
         return translate("LabText", "Idle")
     if activity is Activity.RINGING:
-        return translate("LabText", "☎ Ringing — call from %1").replace("%1", leg.peer)
+        return arg(translate("LabText", "☎ Ringing — call from %1"), leg.peer)
     if activity is Activity.CALLING:
-        return translate("LabText", "Calling %1…").replace("%1", leg.peer)
+        return arg(translate("LabText", "Calling %1…"), leg.peer)
     since = leg.answered_at if leg.answered_at is not None else leg.since
-    return (translate("LabText", "In call with %1").replace("%1", leg.peer)
-            + f" — {duration_text(now - since)}")
+    return arg(translate("LabText", "In call with %1 — %2"), leg.peer, duration_text(now - since))
 
 
 def call_outcome_text(call: CallSummary) -> str:
@@ -120,7 +139,7 @@ def explain_failure(failure: BaseException, config: LabConfig) -> str:
                                       "(another lab or SIP server?)."),
                  translate("LabText", "Fix: stop the other program, or start the window on any "
                                       "free port: labpbx gui --port 0 (or --port N)."),
-                 f"{translate('LabText', 'Port')} {config.proxy_port}: {first}"
+                 arg(translate("LabText", "Port %1: %2"), config.proxy_port, first)
                  if config.proxy_port else first]
     elif "already running in" in text:
         lines = [translate("LabText", "Another lab is already running in this data directory."),
@@ -131,6 +150,12 @@ def explain_failure(failure: BaseException, config: LabConfig) -> str:
     else:
         lines = [translate("LabText", "The lab could not start."), text]
     return "\n".join(lines)
+
+
+def pjsua2_missing_text() -> str:
+    return "\n".join((translate("LabText", "The phones cannot start: the pjsua2 library is missing."),
+                      translate("LabText", "Fix: install it into this Python: "
+                                           "pip install 'pjsua2-python>=2.15.1,<2.16'")))
 
 
 def missing_pjsua2() -> bool:

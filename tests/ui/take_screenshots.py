@@ -4,6 +4,10 @@ in progress again under a dark palette (offscreen Qt has no system scheme to fol
 Fusion palette stands in for it: the window must take every colour from the palette).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m tests.ui.take_screenshots docs/screenshots
+
+With a language after the directory (``zh_CN``) the window speaks it and each file is named
+``…-zh_CN.png``; under Xvfb: ``QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1400x900x24"
+.venv/bin/python -m tests.ui.take_screenshots docs/screenshots zh_CN``.
 """
 
 from __future__ import annotations
@@ -58,8 +62,14 @@ def dark_palette() -> QPalette:
     return palette
 
 
-def main(out: Path, data: Path) -> None:
+def main(out: Path, data: Path, language: str = "en") -> None:
     app = QApplication([])
+    if language != "en":
+        from ui.i18n import set_language
+
+        if not set_language(language):
+            raise SystemExit(f"no catalog for {language}: run ./dev translations")
+    suffix = "" if language == "en" else f"-{language}"
     bridge = LabBridge(LabConfig(data_dir=data, fr_inv_timeout=30, voicemail_max_length=2.0))
     win = MainWindow(bridge)
     win.resize(1280, 800)
@@ -87,12 +97,12 @@ def main(out: Path, data: Path) -> None:
     until(lambda: win.cards["1003"].state.activity is Activity.RINGING)
     began = time.monotonic()
     until(lambda: time.monotonic() - began > 2.2)  # a running duration worth showing
-    grab(win, out / "call-in-progress.png")
+    grab(win, out / f"call-in-progress{suffix}.png")
     light = app.palette()
     app.setStyle("Fusion")
     app.setPalette(dark_palette())
     app.processEvents()
-    grab(win, out / "call-in-progress-dark.png")
+    grab(win, out / f"call-in-progress-dark{suffix}.png")
     app.setPalette(light)
     app.setStyle(None)
     app.processEvents()
@@ -105,19 +115,20 @@ def main(out: Path, data: Path) -> None:
     until(lambda: policy("1001") is Policy.BUSY)
     bridge.call("1000", "1001")
     until(lambda: win.calls.model.calls[-1].outcome is CallOutcome.BUSY_VOICEMAIL)
-    grab(win, out / "busy-to-voicemail.png")
+    grab(win, out / f"busy-to-voicemail{suffix}.png")
     win.tabs.setCurrentWidget(win.log)
     win.log.call.setCurrentIndex(win.log.call.count() - 1)
     app.processEvents()
-    grab(win, out / "routing-log.png")
+    grab(win, out / f"routing-log{suffix}.png")
     win.tabs.setCurrentWidget(win.calls)
     win.set_zoom(150)
     app.processEvents()
-    grab(win, out / "zoom-150.png")
+    grab(win, out / f"zoom-150{suffix}.png")
     win.close()
     until(win.isHidden)
 
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="labpbx-shots-") as tmp:
-        main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots"), Path(tmp))
+        main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots"), Path(tmp),
+             sys.argv[2] if len(sys.argv) > 2 else "en")
