@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 import sysconfig
 from pathlib import Path
 
 import platformdirs
+
+from labpbx.frozen import bundle_root
 
 DB_FILENAME = "lab.json"
 
@@ -27,9 +28,9 @@ def db_path(data_dir: Path) -> Path:
 def assets_root() -> Path:
     """The assets/ directory: next to a frozen executable, at the top of a source tree (a checkout
     or an editable install), or where a wheel installed it (<prefix>/share/labpbx/assets)."""
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    if frozen_root:
-        return Path(frozen_root, "assets")
+    frozen_root = bundle_root()
+    if frozen_root is not None:
+        return frozen_root / "assets"
     source = Path(__file__).resolve().parent.parent / "assets"
     if source.is_dir():
         return source

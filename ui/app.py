@@ -11,6 +11,9 @@ Rules of this module:
   timeout), grabs the window to a PNG, stops the lab and exits; without a display it renders
   offscreen.
 - Ctrl-C / SIGTERM close the window, which stops the lab first.
+- ``--lang en|zh_CN`` chooses the window's language (ui.i18n; else the remembered choice, else
+  the system's). What is said on the terminal before Qt exists (no display, X11 problems) stays
+  English: no translator can be loaded yet.
 - One window per data directory (ui.single_instance): a second ``labpbx gui`` on the same data
   brings the first window to the front and exits 0 without starting a lab.
 """
@@ -28,10 +31,11 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from labpbx.lab import LabConfig
 from ui.bridge import LabBridge
+from ui.i18n import ENGLISH, catalog_path, choose_language, set_language
 from ui.main_window import MainWindow
 from ui.platform_check import xcb_problem
 from ui.single_instance import Claim, WindowOwnership
-from ui.text import missing_pjsua2
+from ui.text import missing_pjsua2, pjsua2_missing_text
 
 SCREENSHOT_TIMEOUT_MS = 40_000
 NO_DISPLAY = (
@@ -53,6 +57,10 @@ def has_display() -> bool:
 
 def run(options: argparse.Namespace, data_dir: Path) -> int:
     """Open the window for ``options`` (port, fr_inv_timeout, screenshot); the exit code."""
+    if getattr(options, "probe", False):  # `labpbx doctor`'s Qt probe child
+        from ui.qt_probe import main as probe_main
+
+        return probe_main()
     screenshot: Path | None = getattr(options, "screenshot", None)
     if not has_display():
         if screenshot is None:
@@ -69,6 +77,12 @@ def run(options: argparse.Namespace, data_dir: Path) -> int:
         [sys.argv[0] if sys.argv else "labpbx"])
     app.setApplicationName("LabPBX")
     app.setOrganizationName("LabPBX")
+    # Before the window exists, so it is built in its language (--lang, else remembered, else
+    # the system's); the Language menu switches later.
+    language = choose_language(getattr(options, "lang", None), QSettings())
+    if not set_language(language) and language != ENGLISH:
+        print(f"labpbx: the {language} translation is missing ({catalog_path(language)}): "
+              "the window stays in English", file=sys.stderr)
     config = LabConfig(proxy_port=getattr(options, "port", 5060) or 0,
                        fr_inv_timeout=getattr(options, "fr_inv_timeout", None),
                        data_dir=data_dir)
@@ -103,7 +117,7 @@ def run_window(app: QApplication, config: LabConfig, screenshot: Path | None = N
     window.show()
     _close_on_interrupt(window)
     if missing_pjsua2():
-        window.show_problem(window.tr(NO_PJSUA2))
+        window.show_problem(pjsua2_missing_text())
         if screenshot is not None:
             print(f"labpbx: {NO_PJSUA2}", file=sys.stderr)
             return 1

@@ -236,9 +236,11 @@ class CallsView(QWidget):
         self.message.setFont(font)
 
     def set_calls(self, calls: tuple[CallSummary, ...]) -> None:
-        before = len(self.model.calls)
+        # The newest call by its Call-ID: once the list is full (the lab keeps a bounded
+        # number), a new call no longer changes its length.
+        newest = self.model.calls[-1].call_id if self.model.calls else ""
         self.model.set_calls(calls)
-        if self.follow.isChecked() and calls and len(calls) != before:
+        if self.follow.isChecked() and calls and calls[-1].call_id != newest:
             self._select_row(len(calls) - 1)
         self._show_selected()
 
@@ -249,6 +251,8 @@ class CallsView(QWidget):
                     if c.first_seq <= seq <= c.seq and any(s == seq for s, _e in c.events)), -1)
         if row < 0:
             return False
+        if row != len(self.model.calls) - 1:
+            self.follow.setChecked(False)  # stay on the call asked for when the next one starts
         self._select_row(row)
         self._show_selected()
         return self.ladder.select_seq(seq)

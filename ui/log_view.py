@@ -12,7 +12,8 @@ Rules of this module:
   the view's ``retranslate_ui`` only has the model announce them changed. Levels, routes, xlog
   lines and SIP text are the lab's own words, never translated.
 - A decision or xlog row leads to its line in the Script tab: Ctrl+J or the context menu emits
-  ``script_line_requested(line)``; the main window switches tabs.
+  ``script_line_requested(line)``; the main window switches tabs. Enter or a double-click on
+  such a row emits ``ladder_row_requested(seq)``: the Calls tab shows the call, at that row.
 """
 
 from __future__ import annotations
@@ -266,6 +267,7 @@ def script_line(row: LogRow) -> int:
 
 class LogView(QWidget):
     script_line_requested = Signal(int)  # "Show in the script" (Ctrl+J): the row's script line
+    ladder_row_requested = Signal(int)  # Enter / double-click: the row's event (stream number)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -319,6 +321,11 @@ class LogView(QWidget):
         self.script_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.script_action.triggered.connect(self._request_script_line)
         self.table.addAction(self.script_action)
+        # ... and its place in the call's ladder: Enter, double-click or the context menu.
+        self.ladder_action = QAction(self)
+        self.ladder_action.triggered.connect(self._request_ladder_row)
+        self.table.addAction(self.ladder_action)
+        self.table.activated.connect(lambda _index: self._request_ladder_row())
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.retranslate_ui()
 
@@ -340,6 +347,7 @@ class LogView(QWidget):
         self.model.retranslate()
         self.script_action.setText(self.tr("Show this line in the &script"))
         self.script_action.setToolTip(self.tr("Show the script line of this decision (Ctrl+J)"))
+        self.ladder_action.setText(self.tr("Show this row in the call's &ladder (Enter)"))
 
     def changeEvent(self, event: QEvent) -> None:  # Qt's name
         super().changeEvent(event)
@@ -356,6 +364,14 @@ class LogView(QWidget):
         line = script_line(self.model.row(self.proxy.mapToSource(index).row()))
         if line:
             self.script_line_requested.emit(line)
+
+    def _request_ladder_row(self) -> None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return
+        row = self.model.row(self.proxy.mapToSource(index).row())
+        if row.kind in ("decision", "xlog") and row.seq:
+            self.ladder_row_requested.emit(row.seq)
 
     def set_calls(self, calls: tuple[CallSummary, ...], numbers: list[int]) -> None:
         if self.model.set_calls(calls, numbers):

@@ -8,15 +8,20 @@ Rules of this module:
   (the window says "Stopping the lab…" and keeps painting) and happens when ``stopped`` arrives.
 - Zoom (Ctrl+= / Ctrl+- / Ctrl+0, 100–200 %) scales the window's font; the views inherit it.
 - With a QSettings (the app passes the user's; tests and screenshots pass none) the zoom and
-  the window's geometry are kept from one run to the next.
+  the window's geometry are kept from one run to the next, and the language chosen in the
+  Language menu (ui.i18n).
+- Every text is set in ``retranslate_ui`` (called at the end of ``__init__`` and on
+  LanguageChange); a status line is kept as the function that words it, so it is worded again
+  in the new language. Lab words (component names, SIP, numbers) are never translated.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QFontDatabase, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
@@ -29,12 +34,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from labpbx.lab.config import VOICEMAIL_NUMBER
 from labpbx.lab.state import LAB, ComponentStatus, LabState
+from labpbx.paths import default_data_dir
 from ui.bridge import LabBridge
 from ui.calls_view import CallsView
 from ui.extension_card import ExtensionCard
+from ui.help_menu import HelpMenu
+from ui.i18n import ENGLISH, LANGUAGES, current_language, remember_language
+from ui.i18n import set_language as install_language
 from ui.log_view import LogView
-from ui.text import component_status_label
+from ui.provisioning_view import ProvisioningView
+from ui.script_editor import ScriptEditor
+from ui.text import arg, component_status_label
+from ui.voicemail_view import VoicemailView
 
 ZOOM_STEPS = (100, 125, 150, 175, 200)
 
@@ -47,8 +60,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.bridge = bridge
         self.settings = settings
-        self.setWindowTitle(self.tr("LabPBX"))
-        self.setAccessibleName(self.tr("LabPBX"))
+        self._state: LabState | None = None  # the last one shown (worded again on LanguageChange)
+        self._status_words: Callable[[], str] = lambda: self.tr("Starting the lab…")
         self._base_point_size = self.font().pointSizeF()
         self.zoom = 100
         self._closing = False
@@ -82,10 +95,23 @@ class MainWindow(QMainWindow):
         self.calls = CallsView()
         self.log = LogView()
         tabs = QTabWidget()
-        tabs.addTab(self.calls, self.tr("&Calls"))
-        tabs.addTab(self.log, self.tr("&Routing log"))
-        tabs.setAccessibleName(self.tr("Views"))
-        tabs.tabBar().setAccessibleName(self.tr("Calls or routing log"))
+        tabs.addTab(self.calls, "")  # the tabs' names: retranslate_ui
+        tabs.addTab(self.log, "")
+        self.provisioning = ProvisioningView(bridge)
+        self.voicemail = VoicemailView(bridge)
+        tabs.addTab(self.provisioning, "")
+        tabs.addTab(self.voicemail, "")
+        self.script = ScriptEditor()  # the proxy's routing script: check, apply, revert
+        tabs.addTab(self.script, "")
+        self.script.apply_requested.connect(bridge.apply_script)
+        self.script.revert_requested.connect(bridge.revert_script)
+        bridge.script_applied.connect(self.script.show_applied)
+        bridge.script_failed.connect(self.script.show_failed)
+        bridge.events_added.connect(self.script.add_events)
+        self.log.script_line_requested.connect(self.show_script_line)
+        self.log.ladder_row_requested.connect(self.show_in_ladder)
+        # A callfwd row changed (here or by `labpbx avp` in a terminal): the cards' forwards.
+        self.provisioning.rows_changed.connect(bridge.sync_forwarding)
         self.tabs = tabs
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(tabs)
@@ -94,11 +120,9 @@ class MainWindow(QMainWindow):
         self.banner.setWordWrap(True)
         self.banner.setFrameShape(QFrame.Shape.StyledPanel)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.setAccessibleName(self.tr("Lab problems"))
         self.banner.hide()
         self.components = QLabel()
         self.components.setWordWrap(True)
-        self.components.setAccessibleName(self.tr("Lab components"))
 
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(scroll)
@@ -114,11 +138,7 @@ class MainWindow(QMainWindow):
 
         self.progress = QProgressBar()
         self.progress.setRange(0, len(exts))
-        self.progress.setFormat(self.tr("%v of %m extensions registered"))
-        self.progress.setAccessibleName(self.tr("Start-up progress"))
-        self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance(
-            self.progress.format().replace("%v", "00").replace("%m", "00")) + 24)
-        self.status = QLabel(self.tr("Starting the lab…"))
+        self.status = QLabel()
         self.statusBar().addWidget(self.status, 1)
         self.statusBar().addPermanentWidget(self.progress)
 
@@ -138,27 +158,102 @@ class MainWindow(QMainWindow):
         self._tick.start()
         self.resize(1280, 820)
         self._restore()
+        self.retranslate_ui()
 
     def _build_menus(self) -> None:
-        lab_menu = self.menuBar().addMenu(self.tr("&Lab"))
-        quit_action = QAction(self.tr("&Quit (stops the lab)"), self)
-        quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
-        quit_action.triggered.connect(self.close)
-        lab_menu.addAction(quit_action)
-        view = self.menuBar().addMenu(self.tr("&View"))
-        for text, keys, step in ((self.tr("Zoom &in"), ("Ctrl+=", "Ctrl++"), 1),
-                                 (self.tr("Zoom &out"), ("Ctrl+-",), -1),
-                                 (self.tr("&Actual size"), ("Ctrl+0",), 0)):
-            action = QAction(text, self)
+        # The menus' and actions' texts: retranslate_ui.
+        self.lab_menu = self.menuBar().addMenu("")
+        self.quit_action = QAction(self)
+        self.quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
+        self.quit_action.triggered.connect(self.close)
+        self.lab_menu.addAction(self.quit_action)
+        self.view_menu = view = self.menuBar().addMenu("")
+        self.zoom_actions: list[QAction] = []  # in, out, actual size
+        for keys, step in ((("Ctrl+=", "Ctrl++"), 1), (("Ctrl+-",), -1), (("Ctrl+0",), 0)):
+            action = QAction(self)
             action.setShortcuts([QKeySequence(k) for k in keys])
             action.triggered.connect(lambda _checked=False, s=step: self.step_zoom(s))
             view.addAction(action)
             self.addAction(action)  # the shortcut works with the menu closed
-        find = QAction(self.tr("&Filter the log"), self)
+            self.zoom_actions.append(action)
+        self.find_action = find = QAction(self)
         find.setShortcut(QKeySequence("Ctrl+L"))
         find.triggered.connect(self._focus_log_filter)
         view.addAction(find)
         self.addAction(find)
+        self.language_menu = self.menuBar().addMenu("")
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        self.language_actions: dict[str, QAction] = {}
+        for code, name in LANGUAGES.items():
+            # Each language's name in its own language, never translated.
+            action = QAction(name, self)
+            action.setCheckable(True)
+            action.setData(code)
+            action.triggered.connect(lambda _checked=False, c=code: self.set_language(c))
+            group.addAction(action)
+            self.language_menu.addAction(action)
+            self.language_actions[code] = action
+        # Help: System check… and About (the menu words itself: ui.help_menu).
+        config = self.bridge.config
+        self.help_menu = HelpMenu(config.data_dir or default_data_dir(), config.proxy_port, self)
+        self.menuBar().addMenu(self.help_menu)
+
+    # ============================================================== language
+
+    def retranslate_ui(self) -> None:
+        """Set every text of the window itself in the current language (its views do theirs)."""
+        self.setWindowTitle(self.tr("LabPBX"))
+        self.setAccessibleName(self.tr("LabPBX"))
+        self.lab_menu.setTitle(self.tr("&Lab"))
+        self.quit_action.setText(self.tr("&Quit (stops the lab)"))
+        self.view_menu.setTitle(self.tr("&View"))
+        for action, text in zip(self.zoom_actions, (self.tr("Zoom &in"), self.tr("Zoom &out"),
+                                                    self.tr("&Actual size")), strict=True):
+            action.setText(text)
+        self.find_action.setText(self.tr("&Filter the log"))
+        self.language_menu.setTitle(self.tr("L&anguage"))
+        self.language_actions.get(current_language(), self.language_actions[ENGLISH]).setChecked(True)
+        self.tabs.setTabText(self.tabs.indexOf(self.calls), self.tr("&Calls"))
+        self.tabs.setTabText(self.tabs.indexOf(self.log), self.tr("&Routing log"))
+        self.tabs.setTabText(self.tabs.indexOf(self.provisioning), self.tr("Pr&ovisioning"))
+        self.tabs.setTabText(self.tabs.indexOf(self.voicemail), self.tr("Voice&mail"))
+        self.tabs.setTabText(self.tabs.indexOf(self.script), self.tr("&Script"))
+        self.tabs.setAccessibleName(self.tr("Views"))
+        self.tabs.tabBar().setAccessibleName(
+            self.tr("Calls, routing log, provisioning, voicemail or script"))
+        self.banner.setAccessibleName(self.tr("Lab problems"))
+        self.components.setAccessibleName(self.tr("Lab components"))
+        self.progress.setFormat(self.tr("%v of %m extensions registered"))
+        self.progress.setAccessibleName(self.tr("Start-up progress"))
+        self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance(
+            self.progress.format().replace("%v", "00").replace("%m", "00")) + 24)
+        self.status.setText(self._status_words())
+        self._show_components()
+        # The cards get LanguageChange after the window (parents first): fit them afterwards.
+        QTimer.singleShot(0, self._fit_cards)
+
+    def changeEvent(self, event: QEvent) -> None:  # Qt's name
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate_ui()
+
+    def set_language(self, language: str) -> None:
+        """Switch the whole application to ``language`` (every widget gets LanguageChange) and
+        remember it for the next start."""
+        found = install_language(language)
+        if self.settings is not None:
+            remember_language(self.settings, language)
+        if not found and language != ENGLISH:
+            self.statusBar().showMessage(arg(self.tr(
+                "The translation into %1 is missing: the window stays in English."),
+                LANGUAGES[language]), 5000)
+        self.language_actions[current_language()].setChecked(True)
+
+    def _say(self, words: Callable[[], str]) -> None:
+        """Show a status line, kept as the function that words it (LanguageChange rewords)."""
+        self._status_words = words
+        self.status.setText(words())
 
     # ============================================================== state
 
@@ -172,12 +267,21 @@ class MainWindow(QMainWindow):
         self.log.set_calls(self.calls.model.calls, self.calls.model.numbers)
         registered = sum(1 for x in state.extensions.values() if x.registered)
         self.progress.setValue(registered)
+        self._state = state
+        self._show_components()
+
+    def _show_components(self) -> None:
+        """The components' line and the crash notice, in the current language."""
+        state = self._state
+        if state is None:
+            self.components.setText(self.tr("Starting…"))
+            return
         parts = []
         for name, component in sorted(state.components.items()):
             if name == LAB:
                 continue
             word = component_status_label(component.status)
-            parts.append(f"{name}: {word}")
+            parts.append(arg(self.tr("%1: %2"), name, word))
         self.components.setText("  ·  ".join(parts) if parts else self.tr("Starting…"))
         crashed = [c for c in state.components.values()
                    if c.status in (ComponentStatus.EXITED, ComponentStatus.FAILED)
@@ -185,8 +289,8 @@ class MainWindow(QMainWindow):
         if crashed and self.bridge.running:
             self._crash_shown = True
             self.show_problem("\n".join(
-                self.tr("%1 stopped unexpectedly: %2").replace("%1", c.name)
-                .replace("%2", c.detail or c.status.value) for c in crashed))
+                arg(self.tr("%1 stopped unexpectedly: %2"), c.name, c.detail or c.status.value)
+                for c in crashed))
         elif self._crash_shown:  # restarted (or the lab stopped): the notice is over
             self._crash_shown = False
             self.banner.hide()
@@ -212,22 +316,36 @@ class MainWindow(QMainWindow):
 
     def _on_started(self) -> None:
         self.set_lab_running(True)
+        running = self.bridge.running_script()  # a small local file: read, never waited for
+        if running is not None:
+            self.script.set_running(running)
         lab = self.bridge.lab
         where = lab.proxy_address if lab is not None else ""
-        self.status.setText(self.tr("Lab running — proxy udp:%1 (register softphones here), "
-                                    "voicemail 2345678").replace("%1", where))
+        self._say(lambda: arg(self.tr("Lab running — proxy udp:%1 (register softphones here), "
+                                      "voicemail %2"), where, VOICEMAIL_NUMBER))
 
     def _on_start_failed(self, message: str) -> None:
         self.set_lab_running(False)
-        self.status.setText(self.tr("The lab is not running."))
+        self._say(lambda: self.tr("The lab is not running."))
         self.show_problem(message)
 
     def _on_command_failed(self, what: str, why: str) -> None:
-        self.status.setText(f"{what}: {why}")
-        self.status.setAccessibleDescription(f"{what}: {why}")
+        # ``what`` and ``why`` come worded (the bridge's tr, the lab's message): kept as they are.
+        self._say(lambda: arg(self.tr("%1: %2"), what, why))
+        self.status.setAccessibleDescription(self.status.text())
 
     def _on_command_done(self, what: str, _result: object) -> None:
-        self.status.setText(self.tr("%1: done").replace("%1", what))
+        self._say(lambda: arg(self.tr("%1: done"), what))
+
+    def show_script_line(self, line: int) -> None:
+        """The Script tab, at ``line`` (the routing log's "show in script")."""
+        self.tabs.setCurrentWidget(self.script)
+        self.script.show_line(line)
+
+    def show_in_ladder(self, seq: int) -> None:
+        """The Calls tab, with the ladder row made by event ``seq`` selected."""
+        if self.calls.show_event(seq):
+            self.tabs.setCurrentWidget(self.calls)
 
     def _show_call_log(self, call_id: str) -> None:
         self.log.show_call(call_id)
@@ -254,10 +372,11 @@ class MainWindow(QMainWindow):
         # The monospaced views set their own font, so they do not inherit the window's.
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         fixed.setPointSizeF(fixed.pointSizeF() * self.zoom / 100)
-        self.calls.ladder.setFont(fixed)
+        self.calls.set_fixed_font(fixed)  # the raw message pane; the ladder takes the window's
         self.log.table.setFont(fixed)
+        self.script.set_code_font(fixed)
         self._fit_cards()
-        self.statusBar().showMessage(self.tr("Zoom %1 %").replace("%1", str(self.zoom)), 2000)
+        self.statusBar().showMessage(arg(self.tr("Zoom %1 %"), self.zoom), 2000)
 
     def _fit_cards(self) -> None:
         # The cards' column is as wide as a card needs at this zoom: the splitter then takes
@@ -300,7 +419,7 @@ class MainWindow(QMainWindow):
             self._closing = True
             self.set_lab_running(False)
             self._save()
-            self.status.setText(self.tr("Stopping the lab…"))
+            self._say(lambda: self.tr("Stopping the lab…"))
             self.bridge.stop()
 
     def _on_stopped(self) -> None:
@@ -309,4 +428,4 @@ class MainWindow(QMainWindow):
         if self._closing:
             self.close()
         else:
-            self.status.setText(self.tr("The lab has stopped."))
+            self._say(lambda: self.tr("The lab has stopped."))

@@ -3,9 +3,10 @@
     labpbx [--data DIR] avp add|list|rm …        provisioning, like opensipsctl avp
     labpbx [--data DIR] proxy --listen … --media … --fr-timeout … --fr-inv-timeout … [--script F]
     labpbx check-script FILE                      load a routing script and report errors
+    labpbx [--data DIR] doctor [--json]           check this machine for the lab, with fixes
     labpbx [--data DIR] demo [--fast] | lab … | call FROM TO | phone … | voicemail …
                                                   the lab (labpbx.cli.lab_commands)
-    labpbx [--data DIR] [gui [--port N] [--screenshot FILE]]
+    labpbx [--data DIR] [gui [--port N] [--screenshot FILE] [--lang en|zh_CN]]
                                                   the window (no command = gui)
 
 The window lives in the top-level ``ui`` package, which labpbx never imports: ``main`` is given
@@ -30,7 +31,7 @@ GUI_ENTRY_POINTS = "labpbx.gui"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from labpbx.cli import avp, lab_commands
+    from labpbx.cli import avp, doctor, lab_commands
 
     parser = argparse.ArgumentParser(
         prog="labpbx", description="LabPBX: a SIP call-forwarding lab on loopback.")
@@ -48,7 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--screenshot", type=Path, default=None, metavar="FILE",
                      help="start the lab, save the window as a PNG once every extension is "
                           "registered, stop and exit (renders offscreen without a display)")
+    gui.add_argument("--lang", choices=("en", "zh_CN"), default=None,
+                     help="the window's language: English or Simplified Chinese (default: the "
+                          "one last chosen in its Language menu, else the system's)")
+    # Internal: `labpbx doctor` starts Qt in a child this way (labpbx.doctor.probes).
+    gui.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     lab_commands.register(sub)
+    doctor.register(sub)
 
     proxy = sub.add_parser("proxy", help="run the SIP proxy in the foreground",
                            description="Run the lab's stateful SIP proxy with a routing script.")
@@ -176,6 +183,10 @@ def main(argv: Sequence[str] | None = None, *, gui: GuiRunner | None = None) -> 
             return lab_commands.run(args, extra, data_dir)
         if args.command == "check-script":
             return _check_script(args)
+        if args.command == "doctor":
+            from labpbx.cli import doctor
+
+            return doctor.run(args, data_dir)
         if args.command == "gui":
             runner = gui if gui is not None else _find_gui()
             return 1 if runner is None else runner(args, data_dir)

@@ -12,16 +12,27 @@ What a view (the console, the window) uses:
   events after that position, replayed then live, none missed or repeated, a GapEvent first when
   the bounded history no longer reaches back; the answers to the lab's own commands never appear;
 - ``lab.call_async(...)``, ``set_policy_async``, ``answer_async``, ``reject_async``,
-  ``hangup_async``, ``reload_script_async``: return a Future at once, settled by the child's ack.
+  ``hangup_async``, ``reload_script_async``: return a Future at once, settled by the child's ack;
+- ``lab.script_text()``, ``apply_script_async(text)``, ``revert_script_async()``: the running
+  routing script, and changing it without dropping calls (labpbx.lab.script_commands); checking
+  text and the language's words for an editor: labpbx.lab.script_text;
+- the lab's data, with or without a running lab: ``Provisioning(data_dir)`` (usr_preferences,
+  labpbx.lab.provisioning) and ``Mailboxes(data_dir)`` (messages, heard, greetings,
+  labpbx.lab.mailboxes), whose writes have ``*_async`` forms; ``lab.sync_forwarding()`` and
+  ``lab.refresh_mwi(mailbox)`` tell a running lab of such changes; ``set_timers_async`` and
+  ``timers()``; ``Playback`` (labpbx.lab.playback) plays a WAV on this computer's speaker.
 
 Modules — pure: config (LabConfig, LabError, restart budget), registrations (who registers
 when), commandlines (each child's arguments), ladder (text ladder of a call), calls (how a call
-ended), state (the lab state and its reducer), console (terminal lines). With
+ended), state (the lab state and its reducer), console (terminal lines), script_text
+(checking script text, the running script, the language's words). With
 threads/processes: children (one child process), acks (commands and their acks, as futures),
 stream (numbered history, folded state, subscribers, wait_for), dispatcher (the one thread that
 owns the lab's state), history (the calls table), commands (what users can tell a lab to do),
+script_commands (apply / revert the proxy's script),
 supervisor (Lab), proxy_child (the proxy as a supervised child), control (state file and control
-port for ``labpbx call``), demo (the tutorial's three calls).
+port for ``labpbx call``), demo (the tutorial's three calls), provisioning and mailboxes (the
+lab's data files), playback (sounddevice, the only user in labpbx.lab).
 """
 
 from __future__ import annotations

@@ -89,6 +89,7 @@ from labpbx.lab.config import (
 from labpbx.lab.dispatcher import Dispatcher
 from labpbx.lab.history import FINISH_DELAY, CallHistory
 from labpbx.lab.registrations import Registrations, SendPolicy
+from labpbx.lab.script_commands import ScriptCommands, ScriptFiles
 from labpbx.lab.state import initial_state
 from labpbx.lab.stream import Callback, EventStream, NumberedCallback, Predicate, Snapshot
 from labpbx.paths import db_path, default_data_dir
@@ -148,13 +149,14 @@ def free_udp_port(exclude: set[int] | None = None) -> int:
     raise LabError("no free UDP port on 127.0.0.1", COMPONENT)
 
 
-class Lab(LabCommands):
+class Lab(LabCommands, ScriptCommands):
     """A running lab. Use as a context manager, or ``start()`` … ``stop()``.
 
     Thread-safe: every public method may be called from any thread. Inside a subscriber
     callback (the dispatcher thread) the commands (call, set_policy, answer, reject, hangup,
-    reload_script) and the queries work; wait_for, set_timers, restart_proxy and stop raise
-    LabError there, because they wait for events that thread has yet to deliver.
+    reload_script, the ``*_async`` forms) and the queries work; wait_for, set_timers,
+    restart_proxy, apply_script, revert_script and stop raise LabError there, because they wait
+    for events that thread has yet to deliver (or for start/stop, which do).
     """
 
     def __init__(self, config: LabConfig | None = None) -> None:
@@ -186,6 +188,7 @@ class Lab(LabCommands):
         self.mwi_port = 0  # the voicemail box's notifier (SUBSCRIBE/NOTIFY), picked at start
         self.startup_seconds: float | None = None
         self._timers: dict[str, float] = {}  # the running proxy's tm timers, as it reports them
+        self._scripts = ScriptFiles(config.script_path)  # apply/revert (script_commands)
 
     # ============================================================== life cycle
 
@@ -294,6 +297,7 @@ class Lab(LabCommands):
                 return
             self._state = "stopping"
             self._shutdown(timeout)
+        self._join_script_workers()  # outside the admin lock, which they wait for
 
     def _prepare(self) -> None:
         try:
@@ -682,8 +686,42 @@ class Lab(LabCommands):
             # LabError when the proxy refuses (its ack says why) or does not answer
             ack = self._command(PROXY, {"cmd": "set_timers", "fr_timeout": cfg.fr_timeout,
                                         "fr_inv_timeout": cfg.fr_inv_timeout}, timeout)
-            self._note_timers(ack.extra)
-            self.config = cfg
+            self._timers_set(ack, cfg)
+
+    def set_timers_async(self, fr_timeout: float | None = None,
+                         fr_inv_timeout: float | None = None,
+                         timeout: float = 10.0) -> Future[dict[str, float]]:
+        """``set_timers`` without waiting: the future's result is the timers the proxy now runs
+        (``{"fr_timeout": s, "fr_inv_timeout": s}``). A bad value raises at once (ConfigError).
+        Calls in progress go on: the proxy only swaps its timer settings, which every timer
+        armed from then on reads (labpbx.proxy.service.set_timers); no process restarts."""
+        cfg = replace(self.config,
+                      fr_timeout=fr_timeout if fr_timeout is not None else self.config.fr_timeout,
+                      fr_inv_timeout=(fr_inv_timeout if fr_inv_timeout is not None
+                                      else self.config.fr_inv_timeout))
+        cfg.validate()
+        self._refuse_external("set the timers")
+        # No self._admin here: start() holds it for seconds and this must return at once. A
+        # lab that stops meanwhile settles the future with a LabError (acks.cancel_all).
+        if self._state != "running":
+            raise LabError("the lab is not running", COMPONENT)
+        ack = self._command_async(PROXY, {"cmd": "set_timers", "fr_timeout": cfg.fr_timeout,
+                                          "fr_inv_timeout": cfg.fr_inv_timeout}, timeout)
+        return then(ack, lambda answer: self._timers_set(answer, cfg))
+
+    def _timers_set(self, ack: ComponentEvent, cfg: LabConfig) -> dict[str, float]:
+        self._note_timers(ack.extra)
+        self.config = cfg
+        timers = self.timers()
+        # On the stream, so every view (and the log) learns of a change made by anyone.
+        self._emit(ComponentEvent(time.time(), PROXY, status="timers",
+                                  detail=", ".join(f"{k}={v:g} s" for k, v in timers.items()),
+                                  extra=dict(timers)))
+        return timers
+
+    def timers(self) -> dict[str, float]:
+        """The running proxy's tm timers as it last reported them (empty before it is up)."""
+        return dict(self._timers)
 
     def restart_proxy(self, timeout: float = 10.0) -> None:
         """Stop and start the proxy (e.g. after editing the script's modparams)."""

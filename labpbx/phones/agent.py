@@ -87,6 +87,12 @@ _STATES: dict[int, str] = {
 PJ_ETOOMANY = 70010  # pjlib's status for "all call slots (or socket handles) in use"
 
 
+def pjsip_version() -> str:
+    """The loaded pjsip library's version (``labpbx doctor``): an Endpoint object is only
+    constructed, no library is started, so nothing is bound or threaded."""
+    return str(pj.Endpoint().libVersion().full)
+
+
 class _LogWriter(pj.LogWriter):  # type: ignore[misc]
     """pjlib's own console writer prints to stdout, our data channel: send its lines to stderr."""
 

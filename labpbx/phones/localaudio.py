@@ -63,6 +63,38 @@ def probe() -> Probe:
     return Probe(True, f"local audio: in={names[0]!r} out={names[1]!r}", names[0], names[1])
 
 
+@dataclass(frozen=True, slots=True)
+class AudioSystem:
+    """PortAudio and its devices, for ``labpbx doctor``."""
+
+    portaudio: str  # PortAudio's version text; "" when the library is not found
+    error: str = ""
+    devices: tuple[str, ...] = ()  # "name (in N, out M)"
+    default_input: str = ""
+    default_output: str = ""
+
+
+def audio_system() -> AudioSystem:
+    """What PortAudio and which devices this machine has; never raises."""
+    try:
+        sd = _import_sounddevice()
+    except (OSError, ImportError) as exc:
+        return AudioSystem("", str(exc))
+    try:
+        version = str(sd.get_portaudio_version()[1]).split(", revision")[0]  # drop the git hash
+        devices = tuple(f"{d['name']} (in {d['max_input_channels']}, out {d['max_output_channels']})"
+                        for d in sd.query_devices())
+    except Exception as exc:  # PortAudioError and friends
+        return AudioSystem("PortAudio", str(exc))
+    defaults = []
+    for kind in ("input", "output"):
+        try:
+            defaults.append(str(sd.query_devices(kind=kind)["name"]))
+        except Exception:  # no default device of that kind
+            defaults.append("")
+    return AudioSystem(version, "", devices, defaults[0], defaults[1])
+
+
 class LocalAudio:
     """A full-duplex PortAudio stream bridged to two frame queues.
 
