@@ -17,6 +17,8 @@ What it does, in one process (offscreen Qt, so it runs on CI machines and over s
      process that emitted it) to the end of the first paint of the window after the batch was
      applied. Reported: p50, p95, max.
    - memory: the window process's RSS every 30 s (the lab's children are separate processes).
+   - CPU: the window process's CPU time (GUI thread, the lab's reader and dispatcher threads and
+     its history writer: one interpreter, one GIL) per call; the figure least moved by load.
 Results: docs/BENCHMARKS.md ("The window").
 """
 
@@ -38,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QElapsedTimer, QEvent, QEventLoop, QObject, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from bench.busy_flow import machine, rss_mb  # noqa: E402
+from bench.busy_flow import cpu_seconds, machine, rss_mb  # noqa: E402
 from labpbx.events import Event  # noqa: E402
 from labpbx.lab import Lab, LabConfig  # noqa: E402
 from tests.integration.sipp_harness import Sipp, register_contact  # noqa: E402
@@ -197,10 +199,12 @@ def bench_load(app: QApplication, rate: float, seconds: float) -> None:
             sampler.timeout.connect(
                 lambda: memory.append((time.monotonic() - t0, rss_mb([os.getpid()]))))
             sampler.start()
+            cpu0 = cpu_seconds([os.getpid()])
             uac.start()
             spin(app, lambda: not uac.running, seconds + 180)
             sampler.stop()
             wall = time.monotonic() - t0
+            cpu = cpu_seconds([os.getpid()]) - cpu0
             spin(app, lambda: not paints.pending, 5.0)  # the last batch reaches the screen
             stalls.stop()
             memory.append((time.monotonic() - t0, rss_mb([os.getpid()])))
@@ -213,6 +217,8 @@ def bench_load(app: QApplication, rate: float, seconds: float) -> None:
         lat_ms = [1000 * v for v in paints.latencies]
         print(f"  {wall:.0f} s, {answered} of {calls} calls answered, "
               f"{len(paints.latencies)} events in {paints.batches} batches")
+        print(f"  window process CPU: {100 * cpu / wall:.0f} % of a core, "
+              f"{1000 * cpu / max(1, answered):.2f} ms per call")
         print(f"  event-loop stall ms: p50 {pct(stalls.late, 0.5):.1f}, "
               f"p95 {pct(stalls.late, 0.95):.1f}, p99 {pct(stalls.late, 0.99):.1f}, "
               f"max {max(stalls.late, default=0):.0f}")

@@ -177,10 +177,18 @@ class EventStream:
 
     def _since(self, seq: int) -> Iterator[tuple[int, Event]]:
         """History entries after ``seq``; call with the condition held."""
-        if not self._history:
+        # Numbers in the history are consecutive, so the entries after ``seq`` are its last
+        # ``self._seq - seq``. Taken from the right end: a live subscriber wants one or two,
+        # and islice from the left walked the whole history (20,000 entries) for each event
+        # and subscriber, which was most of the lab's CPU at 200 calls/s.
+        wanted = min(self._seq - seq, len(self._history))
+        if wanted <= 0:
             return iter(())
-        skip = max(0, seq - self._history[0][0] + 1)
-        return itertools.islice(self._history, skip, None)
+        if wanted > len(self._history) // 2:
+            return itertools.islice(self._history, len(self._history) - wanted, None)
+        tail = list(itertools.islice(reversed(self._history), wanted))
+        tail.reverse()
+        return iter(tail)
 
     def wait_for(self, predicate: Predicate, timeout: float, *, after: int = 0,
                  forbidden: int | None = None) -> Event:

@@ -9,6 +9,7 @@ timeouts; the only sleep is the caller speaking into a voicemail box. The fixtur
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from labpbx.events import (
     TransactionEvent,
     VoicemailEvent,
 )
-from labpbx.lab import Lab, LabConfig
+from labpbx.lab import Lab, LabConfig, LabTimeout
 from labpbx.phones.policy import Policy
 from tests.interop.baresip_harness import BARESIP, TONE_HZ, Baresip
 from tests.lab.conftest import assert_all_gone
@@ -107,9 +108,15 @@ def call_state(lab: Lab, call_id: str, ext: str, state: str, after: int,
 
 def proxy_saw(lab: Lab, call_id: str, summary: str, direction: str, after: int) -> list[
         SipMessageEvent]:
-    return [e for e in lab.events(after) if isinstance(e, SipMessageEvent)
-            and e.component == "proxy" and e.call_id == call_id and e.direction == direction
-            and e.summary.startswith(summary)]
+    """The proxy's trace of those messages. It comes through the proxy's own pipe, possibly
+    after what baresip or a lab phone reported: wait for the first before reading."""
+    def match(e: Event) -> bool:
+        return (isinstance(e, SipMessageEvent) and e.component == "proxy"
+                and e.call_id == call_id and e.direction == direction
+                and e.summary.startswith(summary))
+    with contextlib.suppress(LabTimeout):
+        lab.wait_for(match, 5.0, after=after)
+    return [e for e in lab.events(after) if isinstance(e, SipMessageEvent) and match(e)]
 
 
 def stored_message(lab: Lab, call_id: str, after: int) -> VoicemailEvent:
@@ -154,8 +161,11 @@ def assert_baresip_tone(path: Path) -> None:
 
 
 def decisions(lab: Lab, call_id: str, action: str, after: int = 0) -> list[RouteDecisionEvent]:
-    return [e for e in lab.events(after) if isinstance(e, RouteDecisionEvent)
-            and e.call_id == call_id and e.action == action]
+    def match(e: Event) -> bool:
+        return isinstance(e, RouteDecisionEvent) and e.call_id == call_id and e.action == action
+    with contextlib.suppress(LabTimeout):  # from the proxy's pipe: see proxy_saw
+        lab.wait_for(match, 5.0, after=after)
+    return [e for e in lab.events(after) if isinstance(e, RouteDecisionEvent) and match(e)]
 
 
 def is_save_of(user: str, contacts: int) -> Callable[[Event], bool]:
@@ -320,6 +330,11 @@ def test_baresip_subscribes_to_its_mailbox_and_the_box_notifies_a_new_message(
     assert "Messages-Waiting: yes" in str(waiting.get("param", "")), waiting
     assert "Voice-Message: 1/0" in str(waiting.get("param", "")), waiting
     # No unsolicited NOTIFY for a subscribed mailbox: every NOTIFY baresip got was in-dialog.
+    # The proxy's trace of that NOTIFY comes through its own pipe, possibly after baresip's
+    # report of it: wait for it rather than read the history at once.
+    lab.wait_for(lambda e: isinstance(e, SipMessageEvent) and e.component == "proxy"
+                 and e.summary.startswith("NOTIFY ") and e.direction == "in", 10.0,
+                 after=lab_mark)
     notifies = [e for e in lab.events(lab_mark) if isinstance(e, SipMessageEvent)
                 and e.component == "proxy" and e.summary.startswith("NOTIFY ")
                 and e.direction == "in"]
