@@ -8,8 +8,9 @@ Rules of this module:
   no display, no Qt platform plugin. What stops the lab (pjsua2 missing, a port in use, another
   lab in the data directory) is said in the window.
 - ``--screenshot FILE`` starts the lab, waits until every extension is registered (or a
-  timeout), grabs the window to a PNG, stops the lab and exits; without a display it renders
-  offscreen.
+  timeout), then ``--after`` seconds (0.2 by default), grabs the window to a PNG, stops the lab
+  and exits; without a display it renders offscreen. Meanwhile ``labpbx call …`` in a terminal
+  acts on this lab, so a screenshot can show a call in progress.
 - Ctrl-C / SIGTERM close the window, which stops the lab first.
 - ``--lang en|zh_CN`` chooses the window's language (ui.i18n; else the remembered choice, else
   the system's). What is said on the terminal before Qt exists (no display, X11 problems) stays
@@ -38,6 +39,7 @@ from ui.single_instance import Claim, WindowOwnership
 from ui.text import missing_pjsua2, pjsua2_missing_text
 
 SCREENSHOT_TIMEOUT_MS = 40_000
+SETTLE_MS = 200  # after the lab is up, before the grab: the views show the last batch
 NO_DISPLAY = (
     "labpbx: no display: the window needs a desktop session (DISPLAY or WAYLAND_DISPLAY).\n"
     "Fix: run it in a desktop session; or run the lab headless with `labpbx lab` "
@@ -97,13 +99,14 @@ def run(options: argparse.Namespace, data_dir: Path) -> int:
               "window on another directory: labpbx --data DIR gui.", file=sys.stderr)
         return 1
     try:
-        return run_window(app, config, screenshot, ownership=ownership)
+        return run_window(app, config, screenshot, ownership=ownership,
+                          after=getattr(options, "after", None))
     finally:
         ownership.release()
 
 
 def run_window(app: QApplication, config: LabConfig, screenshot: Path | None = None, *,
-               ownership: WindowOwnership | None = None) -> int:
+               ownership: WindowOwnership | None = None, after: float | None = None) -> int:
     """Show the window, start the lab, run Qt's loop until the window has closed (the lab
     stopped). With ``screenshot``: grab it once the lab is up, then close. With ``ownership``:
     another ``labpbx gui`` on the same data brings this window to the front."""
@@ -143,9 +146,10 @@ def run_window(app: QApplication, config: LabConfig, screenshot: Path | None = N
             print(f"labpbx: {message}", file=sys.stderr)
             QTimer.singleShot(0, shoot)
 
-        bridge.started.connect(lambda: QTimer.singleShot(200, shoot))
+        settle_ms = int(1000 * after) if after is not None else SETTLE_MS
+        bridge.started.connect(lambda: QTimer.singleShot(settle_ms, shoot))
         bridge.start_failed.connect(failed)
-        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, shoot)
+        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS + settle_ms, shoot)
     app.exec()
     if not window.isHidden():  # the loop ended some other way: still stop the lab
         bridge.stop()

@@ -6,7 +6,7 @@
     labpbx [--data DIR] doctor [--json]           check this machine for the lab, with fixes
     labpbx [--data DIR] demo [--fast] | lab … | call FROM TO | phone … | voicemail …
                                                   the lab (labpbx.cli.lab_commands)
-    labpbx [--data DIR] [gui [--port N] [--screenshot FILE] [--lang en|zh_CN]]
+    labpbx [--data DIR] [gui [--port N] [--screenshot FILE [--after S]] [--lang en|zh_CN]]
                                                   the window (no command = gui)
 
 The window lives in the top-level ``ui`` package, which labpbx never imports: ``main`` is given
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--screenshot", type=Path, default=None, metavar="FILE",
                      help="start the lab, save the window as a PNG once every extension is "
                           "registered, stop and exit (renders offscreen without a display)")
+    gui.add_argument("--after", type=argtypes.positive_seconds, default=None, metavar="SECONDS",
+                     help="with --screenshot: wait this long after every extension is "
+                          "registered (e.g. while `labpbx call` places a call), then save")
     gui.add_argument("--lang", choices=("en", "zh_CN"), default=None,
                      help="the window's language: English or Simplified Chinese (default: the "
                           "one last chosen in its Language menu, else the system's)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,33 @@ def test_the_cli_finds_the_window_through_its_entry_point(tmp_path: Path) -> Non
         assert main(["--data", str(tmp_path), "gui"]) == 1  # found, and it refuses: no display
     finally:
         os.environ.update(saved)
+
+
+@pytest.mark.integration
+def test_screenshot_after_waits_while_the_cli_places_a_call(tmp_path: Path) -> None:
+    """``--after`` keeps the window up after the start, and ``labpbx call`` in a terminal acts on
+    the window's lab meanwhile (so a screenshot can show a call)."""
+    pytest.importorskip("pjsua2", reason="pjsua2-python is not installed: phones need it")
+    data, shot = tmp_path / "lab", tmp_path / "call.png"
+    window = subprocess.Popen(
+        [sys.executable, "-m", "ui", "--data", str(data), "gui", "--port", "0",
+         "--screenshot", str(shot), "--after", "4"],
+        cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        state = data / "lab-state.json"
+        deadline = time.monotonic() + 60
+        while not state.exists():  # written once every extension is registered
+            assert window.poll() is None, window.communicate()[1]
+            assert time.monotonic() < deadline, "the window's lab never came up"
+            time.sleep(0.05)  # polling a file another process writes; not a timing assertion
+        placed = subprocess.run([sys.executable, "-m", "labpbx", "--data", str(data), "call",
+                                 "1000", "1001"], cwd=ROOT, env=_env(), capture_output=True,
+                                text=True, timeout=60)
+        assert placed.returncode == 0, placed.stderr
+        _out, err = window.communicate(timeout=90)
+    finally:
+        if window.poll() is None:
+            window.kill()
+            window.communicate()
+    assert window.returncode == 0, err
+    assert shot.read_bytes().startswith(PNG)
