@@ -349,7 +349,20 @@ def readable(color: QColor, background: QColor, fallback: QColor) -> QColor:
 
 
 def _elide(font: QFont, text: str, room: float) -> str:
-    return QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideMiddle, max(room, 0.0))
+    """``text`` in ``room``. A URI keeps its scheme and user and loses its host first
+    (``sip:b1001@…``): the user part is what the script changed and what a learner reads."""
+    metrics = QFontMetricsF(font)
+    room = max(room, 0.0)
+    if metrics.horizontalAdvance(text) <= room:
+        return text
+    at = text.find("@")
+    if text.startswith(("sip:", "sips:")) and at > 0:
+        head = text[:at + 1]
+        shown = head + metrics.elidedText(text[at + 1:], Qt.TextElideMode.ElideRight,
+                                          room - metrics.horizontalAdvance(head))
+        if metrics.horizontalAdvance(shown) <= room and len(shown) > len(head):
+            return shown
+    return metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, room)
 
 
 def _clock(painter: QPainter, left_center: QPointF, radius: float, color: QColor) -> float:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 IDLE_WAIT = 0.5
+BURST = 200  # queued items handled in a row before the timers are looked at again
 
 _STOP = object()
 
@@ -83,6 +84,17 @@ class Dispatcher:
             try:
                 if item is not None:
                     self._handle(item)
+                    # What queued up meanwhile is handled before the timers are looked at
+                    # again (bounded, so a flood cannot starve them): the deadline look-ups
+                    # cost as much as handling an event when done for each one.
+                    for _ in range(BURST):
+                        try:
+                            item = self._queue.get_nowait()
+                        except queue.Empty:
+                            break
+                        if item is _STOP:
+                            return
+                        self._handle(item)
                 now = time.monotonic()
                 while self._timers and self._timers[0][0] <= now:
                     heapq.heappop(self._timers)[2]()
