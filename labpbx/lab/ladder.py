@@ -55,6 +55,7 @@ TRANSACTION_NOTES = frozenset({"timeout", "failure_route", "cancelled", "cancel 
 VOICEMAIL_FINAL = frozenset({"stored", "empty", "failed"})
 # How long after the box's leg ends its final message event may come (the WAV is measured first).
 VOICEMAIL_LATE = 5.0
+_TIMER_AFTER = re.compile(r"^ after ([0-9.]+) s")
 _URI_USER = re.compile(r"^sips?:([^@;>]+)@")
 _MAILBOX_USER = re.compile(r"^[bu][0-9]+$")
 
@@ -370,9 +371,15 @@ def _row(e: Event, order: int, seq: int, call_id: str, sides: _Sides,
 def _transaction_row(e: TransactionEvent, order: int, seq: int, facts: CallFacts) -> Row:
     label = f"tm: {e.state}{' ' + e.detail if e.detail else ''}"
     if e.state == "timeout":
-        # "fr_inv_timeout expired: local 408" → "fr_inv_timeout 2.0 s fired on branch 0: local 408"
+        # "fr_inv_timeout expired after 2 s: local 408" → "fr_inv_timeout 2.0 s fired on
+        # branch 0: local 408". The timer's own value when the proxy says it; else (an older
+        # proxy's "… expired: local 408") the time measured since the timer was last armed.
         timer, _, outcome = e.detail.partition(" expired")
         duration = facts.timers.get(seq)
+        said = _TIMER_AFTER.match(outcome)
+        if said is not None:
+            duration = float(said.group(1))
+            outcome = outcome[said.end():]
         ran = f" {duration:.1f} s" if duration is not None else ""
         text = f"{timer or 'timer'}{ran} fired on branch {e.branch}{outcome}"
         return Row(e.time, order, f"tm: timeout {text}", seq=seq, event=e, note=NOTE_TIMER,

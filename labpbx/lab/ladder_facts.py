@@ -14,9 +14,10 @@ Rules of this module:
   (100 Trying, a hop-by-hop ACK, the CANCEL of a timed-out branch) has no pair.
 - Branch: a request the proxy sent is matched to the transaction's "branch" TransactionEvent
   by its R-URI and next hop (the event says ``INVITE sip:b1001@… → 127.0.0.1:5070``).
-- A timer's duration is not in its TransactionEvent ("fr_inv_timeout expired: local 408"), but
-  the proxy (re)arms fr_inv_timeout on each provisional reply of the branch and fr_timeout when
-  it sends the branch: the duration is the time from the last of those to the timeout.
+- A timer's duration: the proxy states it ("fr_inv_timeout expired after 2 s: local 408", which
+  labpbx.lab.ladder reads); for an event that does not (an older proxy's "… expired: local 408")
+  it is measured: the proxy (re)arms fr_inv_timeout on each provisional reply of the branch and
+  fr_timeout when it sends the branch, so it is the time from the last of those to the timeout.
 """
 
 from __future__ import annotations

@@ -257,7 +257,8 @@ class ReplyPath(ProxyCore):
         branch.status = 408
         branch.local = True
         branch.timed_out = True
-        self._tx_event(cell, "timeout", branch.index, f"{kind} expired: local 408")
+        seconds = self._fr(cell, invite=kind == "fr_inv_timeout")
+        self._tx_event(cell, "timeout", branch.index, f"{kind} expired after {seconds:g} s: local 408")
         self._leg_maybe_done(cell, now)
 
     def _on_timed_out(self, txn: Transaction, now: float) -> None:

@@ -83,7 +83,7 @@ def test_demo_fast_plays_the_tutorial_and_every_message_is_right(tmp_path: Path)
     # The ladder shows the hop-by-hop Request-URI users, the script's decisions and xlog lines.
     for needle in ("INVITE 2345678", "INVITE b1001", "INVITE u1001", "486 Busy Here",
                    "xlog: forwarded to: sip:2345678@127.0.0.1", "xlog: > 486 ruri=<sip:b1001@",
-                   "xlog: > 480 ruri=<sip:u1001@", "tm: timeout fr_inv_timeout expired",
+                   "xlog: > 480 ruri=<sip:u1001@", "tm: timeout fr_inv_timeout 2.0 s fired",
                    "prefix sip:1001@", "voicemail: stored"):
         assert needle in out, needle
     messages = LabStore(tmp_path / "lab.json").voicemail_list()

@@ -7,6 +7,8 @@ numbers a LabBridge hands the window, so "the row of event 7" is checked on real
 
 from __future__ import annotations
 
+import dataclasses
+
 from labpbx.events import (
     CallStateEvent,
     Event,
@@ -182,6 +184,15 @@ class TestLadderRows:
         ladder = build_ladder(entries, "c2")
         timer = next(r for r in ladder.rows if r.note == NOTE_TIMER)
         assert timer.duration is not None and abs(timer.duration - 2.002) < 1e-6
+
+    def test_a_timer_the_proxy_states_is_shown_as_stated(self) -> None:
+        entries = [(s, dataclasses.replace(e, detail="fr_inv_timeout expired after 3 s: local 408")
+                    if isinstance(e, TransactionEvent) and e.state == "timeout" else e)
+                   for s, e in no_answer_call()]
+        ladder = build_ladder(entries, "c2")
+        timer = next(r for r in ladder.rows if r.note == NOTE_TIMER)
+        assert timer.duration == 3.0  # the configured value, not the 2 s measured
+        assert timer.text == "fr_inv_timeout 3.0 s fired on branch 0: local 408"
 
     def test_forwarded_requests_are_paired_with_what_the_proxy_received(self) -> None:
         entries = no_answer_call()

@@ -42,6 +42,21 @@ def emit(**fields: Any) -> None:
     sys.stdout.flush()
 
 
+RECORD_CLOSE_WAIT = 5.0  # seconds the recorder may take to finish its file
+
+
+def wav_finished(path: str | None) -> bool:
+    """Whether the WAV at ``path`` has its RIFF size written (pjmedia writes it on close)."""
+    if not path:
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return False
+    return len(head) == 8 and head[:4] == b"RIFF" and int.from_bytes(head[4:], "little") > 0
+
+
 class Leg:
     def __init__(self, name: str, record: str | None) -> None:
         self.name = name
@@ -122,6 +137,7 @@ def main() -> int:
     threading.Thread(target=read_stdin, args=(commands,), daemon=True).start()
     emit(ev="ready")
     timers: list[tuple[float, str]] = []  # (when, leg): scheduled hang-ups
+    closing: list[tuple[Leg, float]] = []  # dropped legs whose recording is being closed
     running = True
     while running:
         ep.libHandleEvents(10)
@@ -131,7 +147,13 @@ def main() -> int:
         while ended:  # drop a call after its DISCONNECTED callback returned (PJSUA2.md)
             leg = ended.pop()
             leg.player = leg.recorder = leg.audio = leg.call = None
-            emit(ev="done", id=leg.name, code=leg.code)
+            closing.append((leg, time.monotonic() + RECORD_CLOSE_WAIT))
+        for leg, deadline in list(closing):
+            # pjproject 2.15's conference bridge removes ports asynchronously: the recorder
+            # writes the WAV's sizes when it is really destroyed, a moment after it is dropped.
+            if wav_finished(leg.record) or time.monotonic() > deadline:
+                closing.remove((leg, deadline))
+                emit(ev="done", id=leg.name, code=leg.code)
         while True:
             try:
                 command = commands.get_nowait()
