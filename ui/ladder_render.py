@@ -157,6 +157,17 @@ def row_text(row: Row) -> str:
     return f"{lead}{middle}{after}"
 
 
+def lane_title(title: str) -> str:
+    """A lane's title in the window's language: the role word translated, the number kept
+    ("caller 1000" → "主叫 1000")."""
+    role, _, number = title.partition(" ")
+    words = {"caller": translate("LadderRender", "caller"),
+             "proxy": translate("LadderRender", "proxy"),
+             "callee": translate("LadderRender", "callee"),
+             "voicemail": translate("LadderRender", "voicemail")}
+    return f"{words.get(role, role)} {number}".strip()
+
+
 # ============================================================== painting
 
 def paint_header(painter: QPainter, ladder: Ladder, geo: Geometry, palette: QPalette) -> None:
@@ -170,7 +181,8 @@ def paint_header(painter: QPainter, ladder: Ladder, geo: Geometry, palette: QPal
     bold_fm = QFontMetricsF(bold)
     gap = geo.lanes[1] - geo.lanes[0]
     for x, title in zip(geo.lanes, ladder.lanes, strict=True):
-        text = bold_fm.elidedText(title, Qt.TextElideMode.ElideRight, gap - fm.averageCharWidth())
+        text = bold_fm.elidedText(lane_title(title), Qt.TextElideMode.ElideRight,
+                                  gap - fm.averageCharWidth())
         w = bold_fm.horizontalAdvance(text) + 2 * fm.averageCharWidth()
         box = QRectF(x - w / 2, geo.header_height * 0.15, w, geo.header_height * 0.7)
         painter.setPen(QPen(palette.color(Role.WindowText), 1))

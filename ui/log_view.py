@@ -155,10 +155,20 @@ class LogModel(QAbstractTableModel):
         if column == 1:
             return self.call_names.get(row.call_id, row.call_id[:8])
         if column == 2:
-            return row.level_name
+            return self._level_word(row.level_name)
         if column == 3:
             return row.where
         return row.text
+
+    def _level_word(self, name: str) -> str:
+        """The lab's own level words in the window's language; xlog's L_* names as they are."""
+        if name == "decision":
+            return self.tr("decision")
+        if name == "warning":
+            return self.tr("warning")
+        if name == "error":
+            return self.tr("error")
+        return name
 
     def _marker_text(self, row: LogRow) -> str:
         if row.kind == "gap":

@@ -191,6 +191,22 @@ def test_qts_own_buttons_are_translated_too(english: None) -> None:
 
 # ============================================================== the translation files
 
+def test_ladder_lanes_and_log_levels_follow_the_language(english: None) -> None:
+    from ui.ladder_render import lane_title
+    from ui.log_view import LogModel
+
+    model = LogModel()
+    assert lane_title("caller 1000") == "caller 1000"
+    assert i18n.set_language("zh_CN")
+    try:
+        assert lane_title("caller 1000") == "主叫 1000"
+        assert lane_title("voicemail 2345678") == "语音信箱 2345678"
+        assert model._level_word("decision") == "决策"
+        assert model._level_word("L_INFO") == "L_INFO"  # xlog's own level names stay
+    finally:
+        i18n.set_language("en")
+
+
 def messages(ts: Path) -> set[tuple[str, str, bool]]:
     """(context, source, plural) of every current message of a .ts file."""
     found = set()

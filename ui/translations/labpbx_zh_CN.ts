@@ -845,7 +845,27 @@
         <translation>已在分支 %1 上发送 CANCEL</translation>
     </message>
     <message>
-        <location filename="../ladder_render.py" line="187"/>
+        <location filename="../ladder_render.py" line="164"/>
+        <source>caller</source>
+        <translation>主叫</translation>
+    </message>
+    <message>
+        <location filename="../ladder_render.py" line="165"/>
+        <source>proxy</source>
+        <translation>代理</translation>
+    </message>
+    <message>
+        <location filename="../ladder_render.py" line="166"/>
+        <source>callee</source>
+        <translation>被叫</translation>
+    </message>
+    <message>
+        <location filename="../ladder_render.py" line="167"/>
+        <source>voicemail</source>
+        <translation>语音信箱</translation>
+    </message>
+    <message>
+        <location filename="../ladder_render.py" line="199"/>
         <source>time</source>
         <translation>时间</translation>
     </message>
@@ -896,12 +916,27 @@
         <translation>内容</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="165"/>
+        <location filename="../log_view.py" line="166"/>
+        <source>decision</source>
+        <translation>决策</translation>
+    </message>
+    <message>
+        <location filename="../log_view.py" line="168"/>
+        <source>warning</source>
+        <translation>警告</translation>
+    </message>
+    <message>
+        <location filename="../log_view.py" line="170"/>
+        <source>error</source>
+        <translation>错误</translation>
+    </message>
+    <message>
+        <location filename="../log_view.py" line="175"/>
         <source>%1 older events dropped by the lab</source>
         <translation>实验环境丢弃了 %1 条较早的事件</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="166"/>
+        <location filename="../log_view.py" line="176"/>
         <source>… %1 older events dropped …</source>
         <translation>… 已丢弃 %1 条较早的事件 …</translation>
     </message>
@@ -909,83 +944,83 @@
 <context>
     <name>LogView</name>
     <message>
-        <location filename="../log_view.py" line="334"/>
+        <location filename="../log_view.py" line="344"/>
         <source>Routing log</source>
         <translation>路由日志</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="335"/>
-        <location filename="../log_view.py" line="394"/>
+        <location filename="../log_view.py" line="345"/>
+        <location filename="../log_view.py" line="404"/>
         <source>All calls</source>
         <translation>全部呼叫</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="336"/>
+        <location filename="../log_view.py" line="346"/>
         <source>Show the log of one call</source>
         <translation>只显示某个呼叫的日志</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="337"/>
+        <location filename="../log_view.py" line="347"/>
         <source>All levels</source>
         <translation>全部级别</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="337"/>
+        <location filename="../log_view.py" line="347"/>
         <source>Decisions</source>
         <translation>路由决策</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="338"/>
+        <location filename="../log_view.py" line="348"/>
         <source>xlog lines</source>
         <translation>xlog 行</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="338"/>
+        <location filename="../log_view.py" line="348"/>
         <source>Warnings and errors</source>
         <translation>警告和错误</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="341"/>
+        <location filename="../log_view.py" line="351"/>
         <source>Show log levels</source>
         <translation>显示哪些日志级别</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="342"/>
+        <location filename="../log_view.py" line="352"/>
         <source>Filter text…</source>
         <translation>过滤文本…</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="343"/>
+        <location filename="../log_view.py" line="353"/>
         <source>Filter the log by text</source>
         <translation>按文本过滤日志</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="344"/>
+        <location filename="../log_view.py" line="354"/>
         <source>&amp;Call:</source>
         <translation>呼叫(&amp;C)：</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="344"/>
+        <location filename="../log_view.py" line="354"/>
         <source>&amp;Level:</source>
         <translation>级别(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="345"/>
+        <location filename="../log_view.py" line="355"/>
         <source>&amp;Text:</source>
         <translation>文本(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="348"/>
+        <location filename="../log_view.py" line="358"/>
         <source>Show this line in the &amp;script</source>
         <translation>在脚本中显示这一行(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="349"/>
+        <location filename="../log_view.py" line="359"/>
         <source>Show the script line of this decision (Ctrl+J)</source>
         <translation>显示做出这个决策的脚本行（Ctrl+J）</translation>
     </message>
     <message>
-        <location filename="../log_view.py" line="350"/>
+        <location filename="../log_view.py" line="360"/>
         <source>Show this row in the call&apos;s &amp;ladder (Enter)</source>
         <translation>在呼叫的信令流程图中显示这一行(&amp;L)（Enter）</translation>
     </message>
