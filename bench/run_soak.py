@@ -18,6 +18,7 @@ bench/busy_flow.py), and samples the proxy's RSS, open descriptors (/proc/PID/fd
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -33,6 +34,7 @@ from busy_flow import (
     open_fds,
     rss_mb,
     run_busy,
+    runqueue_wait_seconds,
 )
 
 WINDOW = 32.0  # 64·T1: the longest time a finished transaction is kept
@@ -66,17 +68,40 @@ def main() -> None:
     print(f"Soak: {args.target}, {rate:g} calls/s for {args.minutes:g} min, "
           f"a sample every {args.every:g} s")
     samples: list[tuple[float, float, int, float]] = []
-    print("elapsed_s,rss_mb,open_fds,cpu_s", flush=True)
+    # Per interval also: the share of the interval the proxy used its core ("cpu %"), the share
+    # it waited for the core while ready to run ("wait %": other programs on that core), and
+    # the refusals (503) counted so far in the caller's log: refusals with the core saturated
+    # are a capacity shortfall; refusals without are stalls.
+    print("elapsed_s,rss_mb,open_fds,cpu_s,cpu_pct,wait_pct,refused_so_far", flush=True)
+    work: list[Path] = []
+    last: list[tuple[float, float, float]] = []
+
+    def refused_so_far() -> int:
+        logs = list(work[0].glob("*uac_busy_forward*_logs.log")) if work else []
+        if not logs:
+            return 0
+        with contextlib.suppress(OSError):
+            return logs[0].read_bytes().count(b"FINAL 503")
+        return 0
 
     def sample(server: Server, elapsed: float) -> None:
         pids = server.pids()
         point = (elapsed, rss_mb(pids), open_fds(pids), cpu_seconds(pids))
         samples.append(point)
-        print(f"{point[0]:.0f},{point[1]:.1f},{point[2]},{point[3]:.1f}", flush=True)
+        wait = runqueue_wait_seconds(pids)
+        cpu_pct = wait_pct = 0.0
+        if last and elapsed > last[0][0]:
+            span = elapsed - last[0][0]
+            cpu_pct = 100 * (point[3] - last[0][1]) / span
+            wait_pct = 100 * (wait - last[0][2]) / span
+        last[:] = [(elapsed, point[3], wait)]
+        print(f"{point[0]:.0f},{point[1]:.1f},{point[2]},{point[3]:.1f},{cpu_pct:.0f},"
+              f"{wait_pct:.0f},{refused_so_far()}", flush=True)
 
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="labpbx-soak-") as tmp:
-        result = run_busy(args.target, rate, seconds, Path(tmp) / "soak", sample=sample,
+        work.append(Path(tmp) / "soak")
+        result = run_busy(args.target, rate, seconds, work[0], sample=sample,
                           sample_every=args.every)
     if args.csv is not None:
         args.csv.write_text("elapsed_s,rss_mb,open_fds,cpu_s\n" + "".join(
