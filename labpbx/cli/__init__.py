@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="overload control: a new INVITE that waited longer than this in the "
                             "receive queue is refused with 503 and Retry-After (default 0.4; "
                             "0 = never refuse)")
+    proxy.add_argument("--overload-standing", type=argtypes.non_negative_seconds, default=None,
+                       metavar="SECONDS",
+                       help="overload control: refuse only once the oldest new INVITE has "
+                            "stayed over --overload-delay this long (default 1; 0 = at once): "
+                            "a burst drained sooner is served, not refused")
     proxy.add_argument("--retry-after", type=argtypes.positive_int, default=None,
                        metavar="SECONDS", help="Retry-After of those 503s (default 5)")
     proxy.add_argument("--default-gc", action="store_true",
@@ -117,6 +122,8 @@ def _run_proxy(args: argparse.Namespace, data_dir: Path) -> int:
     overload = OverloadConfig()
     if args.overload_delay is not None:
         overload = replace(overload, max_delay=args.overload_delay)
+    if args.overload_standing is not None:
+        overload = replace(overload, standing=args.overload_standing)
     if args.retry_after is not None:
         overload = replace(overload, retry_after=args.retry_after)
     options = ProxyOptions(

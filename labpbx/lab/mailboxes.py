@@ -26,7 +26,6 @@ Rules of this module:
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from labpbx.errors import LabPbxError, StoreError
-from labpbx.lab.provisioning import Version, run_async
+from labpbx.lab.provisioning import Version, file_version, run_async
 from labpbx.paths import db_path
 from labpbx.store.db import LabStore
 from labpbx.voicemail.box import Greeting
@@ -117,11 +116,7 @@ class Mailboxes:
 
     def version(self) -> Version:
         """The index file's (mtime, size, inode), None when there is none yet."""
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
+        return file_version(self.path)
 
     # --- messages -------------------------------------------------------------------------------
 

@@ -50,6 +50,16 @@ T = TypeVar("T")
 Version = tuple[int, int, int] | None
 
 
+def file_version(path: Path) -> Version:
+    """``path``'s (mtime, size, inode), None when it does not exist: the data views reload the
+    lab's file only when this changes (an atomic replace changes the inode)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 class ProvisioningError(LabPbxError):
     """A provisioning read or write failed; the message says why, for people."""
 
@@ -153,11 +163,7 @@ class Provisioning:
 
     def version(self) -> Version:
         """The file's (mtime, size, inode), None when there is none yet: changes with each write."""
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
+        return file_version(self.path)
 
     def rows(self) -> list[AvpEntry]:
         """Every row, by ascending id (``labpbx avp list``)."""

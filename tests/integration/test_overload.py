@@ -1,8 +1,9 @@
 """Overload control over real UDP on loopback, with the real `labpbx proxy` process (issue #5).
 
-The proxy runs with a tiny ``--overload-delay`` so that a burst of new INVITEs is enough to make
-some of them wait too long, whatever the speed of the machine (a busy machine only makes more of
-them wait). Plain sockets play the UAs, so the test decides exactly when each message goes.
+The proxy runs with a tiny ``--overload-delay`` and ``--overload-standing 0`` so that a burst of
+new INVITEs is enough to make some of them wait too long, whatever the speed of the machine (a busy
+machine only makes more of them wait); the standing-queue rule itself is tested in
+tests/proxy/test_overload.py. Plain sockets play the UAs, so the test decides exactly when each message goes.
 What must hold: some new calls get ``503`` with ``Retry-After``, every caller gets a final response,
 and an answered call's ACK/BYE and a ringing call's CANCEL, sent behind the burst, still go through.
 """
@@ -112,7 +113,8 @@ class Setup:
 def setup(tmp_path: Path) -> Iterator[Setup]:
     port, media_port = free_udp_ports(2)
     proxy = ProxyProcess(tmp_path, (HOST, port), (HOST, media_port), fr_timeout=10,
-                         fr_inv_timeout=20, trace=False, extra=["--overload-delay", "0.0005"])
+                         fr_inv_timeout=20, trace=False,
+                         extra=["--overload-delay", "0.0005", "--overload-standing", "0"])
     peers = [Peer(port) for _ in range(3)]
     try:
         proxy.wait_ready()

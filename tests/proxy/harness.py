@@ -10,6 +10,7 @@ from pathlib import Path
 from labpbx.events import Event
 from labpbx.proxy.config import ProxyConfig
 from labpbx.proxy.engine import Proxy
+from labpbx.proxy.overload import OverloadConfig
 from labpbx.script.loader import load_script
 from labpbx.sip.message import Request, Response, make_response, parse_message
 
@@ -48,11 +49,13 @@ class Net:
     """The proxy plus whatever it sent, grouped by destination address."""
 
     def __init__(self, script_text: str | None = None, *, fr_timeout: float = 2.0,
-                 fr_inv_timeout: float = 3.0, preferences: FakePreferences | None = None) -> None:
+                 fr_inv_timeout: float = 3.0, preferences: FakePreferences | None = None,
+                 overload: OverloadConfig | None = None) -> None:
         text = script_text if script_text is not None else DEFAULT_SCRIPT.read_text()
         defines = {"MEDIA_SERVER": f'"sip:{MEDIA[0]}:{MEDIA[1]}"'} if script_text is None else {}
         self.script = load_script(text, "test.cfg", defines=defines)
-        config = ProxyConfig(listen=PROXY, fr_timeout=fr_timeout, fr_inv_timeout=fr_inv_timeout)
+        config = ProxyConfig(listen=PROXY, fr_timeout=fr_timeout, fr_inv_timeout=fr_inv_timeout,
+                             overload=overload or OverloadConfig())
         self.events: list[Event] = []
         self.preferences = preferences or FakePreferences()
         self.proxy = Proxy(config, self.script, preferences=self.preferences,

@@ -71,13 +71,36 @@ class TestIngressQueue:
         assert q.pop(0.002) is None
 
     def test_new_calls_that_waited_too_long_are_refused(self) -> None:
-        q = self.queue(max_delay=0.2)
+        q = self.queue(max_delay=0.2, standing=0)
         for n in range(3):
             q.push(_invite_bytes(n), CALLER, 0.0)
         q.push(_invite_bytes(9), CALLER, 0.25)
         actions = [q.pop(0.3) for _ in range(4)]
         assert [a[2] for a in actions if a] == [Action.REFUSE] * 3 + [Action.PROCESS]
         assert q.stats.refused == 3
+
+    def test_a_backlog_that_drains_sooner_than_standing_is_served_not_refused(self) -> None:
+        # a burst that waited past max_delay (a stall), drained within ``standing``
+        q = self.queue(max_delay=0.2, standing=1.0)
+        for n in range(5):
+            q.push(_invite_bytes(n), CALLER, 0.0)
+        actions = [q.pop(0.5 + 0.1 * n) for n in range(5)]
+        assert [a[2] for a in actions if a] == [Action.PROCESS] * 5
+        assert q.stats.refused == 0
+
+    def test_a_standing_backlog_is_refused_from_its_oldest(self) -> None:
+        q = self.queue(max_delay=0.2, standing=1.0)
+        for n in range(40):  # more arrive than are served: the oldest stays over max_delay
+            q.push(_invite_bytes(n), CALLER, n * 0.05)
+        served = [q.pop(0.5)]  # over max_delay from here on: newest first, nothing refused yet
+        for step in range(1, 11):
+            served.append(q.pop(0.5 + step * 0.1))
+        kinds = [item[2] for item in served if item]
+        assert kinds[:10] == [Action.PROCESS] * 10  # within the first second
+        refused = served[10]
+        assert refused is not None and refused[2] is Action.REFUSE
+        assert b"Call-ID: flood-0\r\n" in refused[0]  # the oldest goes first
+        assert q.stats.refused == 1
 
     def test_first_come_first_served_until_congested_then_newest_first(self) -> None:
         q = self.queue(max_delay=0.2)
@@ -116,7 +139,8 @@ class TestIngressQueue:
 
 @pytest.fixture
 def net() -> Net:
-    n = Net(fr_timeout=5, fr_inv_timeout=10)
+    # standing=0: these tests age a backlog at one instant and check how it is refused
+    n = Net(fr_timeout=5, fr_inv_timeout=10, overload=OverloadConfig(standing=0))
     assert n.register("1001", EXT_1001).status == 200
     return n
 

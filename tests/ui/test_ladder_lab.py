@@ -18,7 +18,6 @@ from pytestqt.qtbot import QtBot
 pytest.importorskip("pjsua2", reason="pjsua2-python is not installed: phones need it")
 
 from labpbx.events import XlogEvent
-from labpbx.lab import LabConfig
 from labpbx.lab.calls import CallOutcome
 from labpbx.lab.ladder import (
     CALLEE,
@@ -32,9 +31,8 @@ from labpbx.lab.ladder import (
 )
 from labpbx.lab.state import Activity
 from labpbx.phones.policy import Policy
-from tests.lab.conftest import assert_all_gone
+from tests.ui.lab_window import running_window
 from tests.ui.test_window import call, set_policy
-from ui.bridge import LabBridge
 from ui.main_window import MainWindow
 
 pytestmark = [pytest.mark.integration,
@@ -45,18 +43,9 @@ WAIT_MS = 20_000
 
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
-    config = LabConfig(data_dir=tmp_path / "lab", fr_inv_timeout=2.0, voicemail_max_length=1.0)
-    bridge = LabBridge(config)
-    win = MainWindow(bridge)
-    win.show()
-    bridge.start()
-    qtbot.waitUntil(lambda: bridge.running, timeout=WAIT_MS)
-    yield win
-    lab = bridge.lab
-    win.close()
-    qtbot.waitUntil(win.isHidden, timeout=WAIT_MS)
-    assert lab is not None
-    assert_all_gone(lab.all_pids())
+    """A window whose lab is started and registered; closed (lab stopped) at teardown."""
+    with running_window(qtbot, tmp_path / "lab", fr_inv_timeout=2.0) as win:
+        yield win
 
 
 def place(qtbot: QtBot, win: MainWindow, to: str, outcome: CallOutcome) -> Ladder:

@@ -16,11 +16,9 @@ from pytestqt.qtbot import QtBot
 pytest.importorskip("pjsua2", reason="pjsua2-python is not installed: phones need it")
 
 from labpbx.events import RouteDecisionEvent
-from labpbx.lab import LabConfig
 from labpbx.lab.calls import CallOutcome
 from labpbx.lab.state import Activity
-from tests.lab.conftest import assert_all_gone
-from ui.bridge import LabBridge
+from tests.ui.lab_window import running_window
 from ui.main_window import MainWindow
 
 pytestmark = [pytest.mark.integration,
@@ -33,19 +31,8 @@ LEFT = Qt.MouseButton.LeftButton
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     """A window whose lab is started and registered; closed (lab stopped) at teardown."""
-    config = LabConfig(data_dir=tmp_path / "lab", fr_inv_timeout=10.0,
-                       voicemail_max_length=1.0)
-    bridge = LabBridge(config)
-    win = MainWindow(bridge)
-    win.show()
-    bridge.start()
-    qtbot.waitUntil(lambda: bridge.running, timeout=WAIT_MS)
-    yield win
-    lab = bridge.lab
-    win.close()
-    qtbot.waitUntil(win.isHidden, timeout=WAIT_MS)
-    assert lab is not None
-    assert_all_gone(lab.all_pids())
+    with running_window(qtbot, tmp_path / "lab") as win:
+        yield win
 
 
 def test_adding_an_avp_in_the_table_changes_where_the_next_call_goes(

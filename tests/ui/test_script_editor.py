@@ -18,7 +18,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor, QTextDocument
 from pytestqt.qtbot import QtBot
 
-from labpbx.lab import LabConfig
 from labpbx.lab.script_text import RunningScript
 from labpbx.paths import asset_path
 from ui.script_editor import Phase, ScriptEditor
@@ -164,22 +163,10 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[object]:
     pytest.importorskip("pjsua2", reason="pjsua2-python is not installed: phones need it")
     if sys.platform == "win32":
         pytest.skip("the lab tests run on POSIX")
-    from tests.lab.conftest import assert_all_gone
-    from ui.bridge import LabBridge
-    from ui.main_window import MainWindow
+    from tests.ui.lab_window import running_window
 
-    bridge = LabBridge(LabConfig(data_dir=tmp_path / "lab", fr_inv_timeout=10.0,
-                                 voicemail_max_length=1.0))
-    win = MainWindow(bridge)
-    win.show()
-    bridge.start()
-    qtbot.waitUntil(lambda: bridge.running, timeout=WAIT_MS)
-    yield win
-    lab = bridge.lab
-    win.close()
-    qtbot.waitUntil(win.isHidden, timeout=WAIT_MS)
-    assert lab is not None
-    assert_all_gone(lab.all_pids())
+    with running_window(qtbot, tmp_path / "lab") as win:
+        yield win
 
 
 @pytest.mark.integration

@@ -15,11 +15,9 @@ from pytestqt.qtbot import QtBot
 pytest.importorskip("pjsua2", reason="pjsua2-python is not installed: phones need it")
 
 from labpbx.events import MwiEvent
-from labpbx.lab import LabConfig
 from labpbx.lab.state import Activity
 from labpbx.phones.policy import Policy
-from tests.lab.conftest import assert_all_gone
-from ui.bridge import LabBridge
+from tests.ui.lab_window import running_window
 from ui.main_window import MainWindow
 
 pytestmark = [pytest.mark.integration,
@@ -31,19 +29,9 @@ LEFT = Qt.MouseButton.LeftButton
 
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
-    config = LabConfig(data_dir=tmp_path / "lab", fr_inv_timeout=10.0,
-                       voicemail_max_length=1.0)
-    bridge = LabBridge(config)
-    win = MainWindow(bridge)
-    win.show()
-    bridge.start()
-    qtbot.waitUntil(lambda: bridge.running, timeout=WAIT_MS)
-    yield win
-    lab = bridge.lab
-    win.close()
-    qtbot.waitUntil(win.isHidden, timeout=WAIT_MS)
-    assert lab is not None
-    assert_all_gone(lab.all_pids())
+    """A window whose lab is started and registered; closed (lab stopped) at teardown."""
+    with running_window(qtbot, tmp_path / "lab") as win:
+        yield win
 
 
 def test_a_busy_call_s_message_is_shown_heard_and_deleted(qtbot: QtBot,

@@ -28,6 +28,7 @@ from labpbx.lab.calls import CallOutcome
 from labpbx.lab.state import Activity, LabState
 from labpbx.phones.policy import Policy
 from tests.lab.conftest import assert_all_gone
+from tests.ui.lab_window import running_window
 from ui.bridge import LabBridge
 from ui.extension_card import ExtensionCard
 from ui.main_window import MainWindow
@@ -41,19 +42,8 @@ WAIT_MS = 20_000
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     """A window whose lab is started and registered; closed (lab stopped) at teardown."""
-    config = LabConfig(data_dir=tmp_path / "lab", fr_inv_timeout=10.0,
-                       voicemail_max_length=1.0)
-    bridge = LabBridge(config)
-    win = MainWindow(bridge)
-    win.show()
-    bridge.start()
-    qtbot.waitUntil(lambda: bridge.running, timeout=WAIT_MS)
-    yield win
-    lab = bridge.lab
-    win.close()  # deferred: the lab stops on a worker thread, then the window closes
-    qtbot.waitUntil(win.isHidden, timeout=WAIT_MS)
-    assert lab is not None
-    assert_all_gone(lab.all_pids())
+    with running_window(qtbot, tmp_path / "lab") as win:
+        yield win
 
 
 def set_policy(qtbot: QtBot, card: ExtensionCard, policy: Policy, ring: float = 1.0) -> None:
