@@ -32,7 +32,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QFileDialog,
     QHBoxLayout,
@@ -155,12 +154,7 @@ class CallsView(QWidget):
         self.model = CallsModel(self)
         self.table = CompactTable()
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
         self.table.fit_columns(COLUMN_SAMPLES)
-        self.table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.follow = QCheckBox()
         self.follow.setChecked(True)
         self.follow.setFocusPolicy(Qt.FocusPolicy.StrongFocus)

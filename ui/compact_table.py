@@ -1,5 +1,7 @@
 """A QTableView whose rows are one line of its font high, and stay so when the window zooms
 (the style's default row height is ~30 px whatever the font, which halves what a log shows).
+It is a list of records: rows are selected whole, one at a time unless ``single=False``, with
+no row numbers and no wrapping, and it takes the keyboard focus by Tab or click.
 
 Its columns can be sized from sample texts (``fit_columns``) instead of the header's
 ResizeToContents, which measures up to 1,000 rows on every insert: in a live log that redoes the
@@ -7,15 +9,21 @@ work on every batch (it took most of the GUI thread at 50 calls/s, bench/bench_w
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent
-from PySide6.QtWidgets import QHeaderView, QTableView, QWidget
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 ROW_PADDING = 6
 
 
 class CompactTable(QTableView):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, single: bool = True) -> None:
         super().__init__(parent)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        if single:
+            self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.verticalHeader().hide()
+        self.setWordWrap(False)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._samples: tuple[str, ...] = ()
         self._fit_rows()
 

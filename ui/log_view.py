@@ -35,7 +35,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -284,14 +283,10 @@ class LogView(QWidget):
         self.model = LogModel(parent=self)
         self.proxy = LogFilter(self)
         self.proxy.setSourceModel(self.model)
-        self.table = CompactTable()
+        self.table = CompactTable(single=False)
         self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
         self.table.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.table.fit_columns(COLUMN_SAMPLES)
-        self.table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.table.setWordWrap(False)
 
         self.call = QComboBox()
         self.call.addItem("", "")  # "All calls": retranslate_ui

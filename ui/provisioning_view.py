@@ -26,7 +26,6 @@ from typing import Any
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDoubleSpinBox,
     QGridLayout,
     QGroupBox,
@@ -71,13 +70,8 @@ class ProvisioningView(QWidget):
         self.explain.setTextFormat(Qt.TextFormat.PlainText)
         self.table = CompactTable()
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.add_button = QPushButton()
         self.edit_button = QPushButton()
         self.delete_button = QPushButton()

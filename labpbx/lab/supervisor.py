@@ -673,11 +673,7 @@ class Lab(LabCommands, ScriptCommands):
         """Change the running proxy's tm timers (None = keep). Calls in progress go on; the
         new values apply to every timer armed from now on. A proxy started later (a restart
         after a crash) starts with them too."""
-        cfg = replace(self.config,
-                      fr_timeout=fr_timeout if fr_timeout is not None else self.config.fr_timeout,
-                      fr_inv_timeout=(fr_inv_timeout if fr_inv_timeout is not None
-                                      else self.config.fr_inv_timeout))
-        cfg.validate()
+        cfg = self._with_timers(fr_timeout, fr_inv_timeout)
         self._refuse_external("set the timers")
         self._refuse_in_callback("set_timers()")
         with self._admin:
@@ -695,11 +691,7 @@ class Lab(LabCommands, ScriptCommands):
         (``{"fr_timeout": s, "fr_inv_timeout": s}``). A bad value raises at once (ConfigError).
         Calls in progress go on: the proxy only swaps its timer settings, which every timer
         armed from then on reads (labpbx.proxy.service.set_timers); no process restarts."""
-        cfg = replace(self.config,
-                      fr_timeout=fr_timeout if fr_timeout is not None else self.config.fr_timeout,
-                      fr_inv_timeout=(fr_inv_timeout if fr_inv_timeout is not None
-                                      else self.config.fr_inv_timeout))
-        cfg.validate()
+        cfg = self._with_timers(fr_timeout, fr_inv_timeout)
         self._refuse_external("set the timers")
         # No self._admin here: start() holds it for seconds and this must return at once. A
         # lab that stops meanwhile settles the future with a LabError (acks.cancel_all).
@@ -708,6 +700,15 @@ class Lab(LabCommands, ScriptCommands):
         ack = self._command_async(PROXY, {"cmd": "set_timers", "fr_timeout": cfg.fr_timeout,
                                           "fr_inv_timeout": cfg.fr_inv_timeout}, timeout)
         return then(ack, lambda answer: self._timers_set(answer, cfg))
+
+    def _with_timers(self, fr_timeout: float | None, fr_inv_timeout: float | None) -> LabConfig:
+        """The configuration with these timers (None = keep); ConfigError for a bad value."""
+        cfg = replace(self.config,
+                      fr_timeout=fr_timeout if fr_timeout is not None else self.config.fr_timeout,
+                      fr_inv_timeout=(fr_inv_timeout if fr_inv_timeout is not None
+                                      else self.config.fr_inv_timeout))
+        cfg.validate()
+        return cfg
 
     def _timers_set(self, ack: ComponentEvent, cfg: LabConfig) -> dict[str, float]:
         self._note_timers(ack.extra)
